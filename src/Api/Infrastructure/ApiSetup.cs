@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Lectures.Grains.Common;
+using Lectures.Grains.Hosting;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using Orleans.Dashboard;
+using Scalar.AspNetCore;
+
+namespace Lectures.Api.Infrastructure;
+
+public static class ApiSetup
+{
+    public const long DefaultMaxBodyBytes = 256 * 1024;
+
+    /// <summary>The API silo: Orleans (shared configuration), JSON, problem details, OpenAPI, health, metrics.</summary>
+    public static WebApplicationBuilder AddApiSilo(this WebApplicationBuilder builder)
+    {
+        if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:8080");
+        }
+
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        using (var startupLog = LoggerFactory.Create(l => l.AddConsole()))
+        {
+            var log = startupLog.CreateLogger("Lectures.Api");
+            builder.UseOrleans(silo => silo.ConfigureProductSilo(builder.Configuration, log));
+        }
+
+        var maxBody = builder.Configuration.GetValue("Api:MaxBodyBytes", DefaultMaxBodyBytes);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
+        builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = maxBody);
+
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+            // "50" is not a number: wrong JSON types are refused, not coerced.
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
+        // Bad bodies throw, so the exception handler answers them with a problem document that says what was wrong.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCode);
+        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+
+        builder.Services.AddOpenApi();
+        builder.Services.AddSingleton<RedisHealthConnection>();
+        builder.Services.AddHealthChecks()
+            .AddCheck<SiloReadyCheck>("silo", tags: ["ready"])
+            .AddCheck<StorageReadyCheck>("storage", tags: ["ready"]);
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter("Microsoft.Orleans", DomainMetrics.MeterName)
+            .AddAspNetCoreInstrumentation()
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    public static WebApplication UseApiPipeline(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseIdValidation();
+        return app;
+    }
+
+    /// <summary>Health, OpenAPI and its reference UI, the Orleans dashboard and Prometheus metrics.</summary>
+    public static WebApplication MapOperations(this WebApplication app)
+    {
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync })
+            .ExcludeFromDescription();
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync })
+            .ExcludeFromDescription();
+        app.MapOpenApi();
+        app.MapScalarApiReference("/api-reference", o => o.WithTitle("Lectures backend API"));
+        app.MapGet("/", () => Results.Redirect("/api-reference")).ExcludeFromDescription();
+        // No authentication of its own: expose /dashboard only on an operator network (see README).
+        app.MapOrleansDashboard(routePrefix: "/dashboard").ExcludeFromDescription();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json";
+        return http.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new
+            {
+                status = e.Value.Status.ToString(),
+                description = e.Value.Description,
+                data = e.Value.Data,
+            }),
+        });
+    }
+}

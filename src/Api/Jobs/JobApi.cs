@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Lectures.Api.Infrastructure;
+using Lectures.Grains.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Lectures.Api.Jobs;
+
+public static class JobApi
+{
+    public static IEndpointRouteBuilder MapJobApi(this IEndpointRouteBuilder routes)
+    {
+        var jobs = routes.MapGroup("/api/jobs").WithTags("Jobs")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        jobs.MapPost("/", Create).ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Create a job (idempotent on jobId: same kind and input answers 200, other content 409 job.exists)");
+        jobs.MapGet("/{jobId}", Get).ProducesProblem(StatusCodes.Status404NotFound);
+        jobs.MapPost("/{jobId}/start", Start).WithSummary("Claim the job for a worker; exactly one worker wins (409 job.claimed)")
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        jobs.MapPost("/{jobId}/progress", Progress).WithSummary("Report progress 0..100; a value lower than the stored one answers applied:false")
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        jobs.MapPost("/{jobId}/heartbeat", Heartbeat).WithSummary("Worker heartbeat; persisted lazily (at most Jobs:HeartbeatTimeout / 3 late)")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapPost("/{jobId}/complete", Complete).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        jobs.MapPost("/{jobId}/fail", Fail).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        jobs.MapPost("/{jobId}/cancel", Cancel).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        jobs.MapGet("/{jobId}/events", Events).WithSummary("Server-Sent Events: progress, status. Resume with Last-Event-ID.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        return routes;
+    }
+
+    public static async Task<Results<Created<JobResponse>, Ok<JobResponse>>> Create(CreateJobRequest body, IGrainFactory grains, HttpResponse response)
+    {
+        var kind = Require.Text(body.Kind, "kind", 200);
+        var jobId = body.JobId ?? Guid.NewGuid().ToString("N");
+        Require.Id(jobId, "jobId");
+        var input = body.Input is { } element ? JsonSerializer.Serialize(element) : null;
+        Require.MaxLength(input, "input", Require.MaxJsonFieldChars);
+
+        var result = await grains.GetGrain<IJobGrain>(jobId).CreateAsync(kind, input);
+        response.SetETag(result.Job.Version);
+        var job = JobResponse.From(result.Job);
+        return result.Created ? TypedResults.Created($"/api/jobs/{jobId}", job) : TypedResults.Ok(job);
+    }
+
+    public static async Task<Ok<JobResponse>> Get(string jobId, IGrainFactory grains, HttpResponse response) =>
+        Respond(response, await grains.GetGrain<IJobGrain>(jobId).GetAsync());
+
+    public static async Task<Ok<JobResponse>> Start(string jobId, WorkerRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response) =>
+        Respond(response, await grains.GetGrain<IJobGrain>(jobId).StartAsync(Require.Worker(body.WorkerId), request.ExpectedVersion()));
+
+    public static async Task<Ok<ProgressResponse>> Progress(string jobId, ProgressRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    {
+        var worker = Require.Worker(body.WorkerId);
+        if (body.Progress is not { } progress || progress is < 0 or > 100)
+        {
+            throw Require.Invalid("progress", "progress is required and must be a number from 0 to 100.");
+        }
+
+        Require.MaxLength(body.Message, "message", Require.MaxTextChars);
+        var result = await grains.GetGrain<IJobGrain>(jobId).ReportProgressAsync(worker, progress, body.Message, request.ExpectedVersion());
+        response.SetETag(result.Job.Version);
+        return TypedResults.Ok(new ProgressResponse(result.Applied, JobResponse.From(result.Job)));
+    }
+
+    public static async Task<Ok<JobResponse>> Heartbeat(string jobId, WorkerRequest body, IGrainFactory grains, HttpResponse response) =>
+        Respond(response, await grains.GetGrain<IJobGrain>(jobId).HeartbeatAsync(Require.Worker(body.WorkerId)));
+
+    public static async Task<Ok<JobResponse>> Complete(string jobId, CompleteRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    {
+        var worker = Require.Worker(body.WorkerId);
+        var result = body.Result is { } element ? JsonSerializer.Serialize(element) : null;
+        Require.MaxLength(result, "result", Require.MaxJsonFieldChars);
+        return Respond(response, await grains.GetGrain<IJobGrain>(jobId).CompleteAsync(worker, result, request.ExpectedVersion()));
+    }
+
+    public static async Task<Ok<JobResponse>> Fail(string jobId, FailRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    {
+        var worker = Require.Worker(body.WorkerId);
+        var error = Require.Text(body.Error, "error", Require.MaxTextChars);
+        return Respond(response, await grains.GetGrain<IJobGrain>(jobId).FailAsync(worker, error, request.ExpectedVersion()));
+    }
+
+    public static async Task<Ok<JobResponse>> Cancel(string jobId, IGrainFactory grains, HttpRequest request, HttpResponse response) =>
+        Respond(response, await grains.GetGrain<IJobGrain>(jobId).CancelAsync(request.ExpectedVersion()));
+
+    public static Task Events(string jobId, IGrainFactory grains, HttpContext http)
+    {
+        var job = grains.GetGrain<IJobGrain>(jobId);
+        return SseRelay.RelayAsync(http, job.WaitForEventsAsync, JobResponse.From);
+    }
+
+    private static Ok<JobResponse> Respond(HttpResponse response, JobView job)
+    {
+        response.SetETag(job.Version);
+        return TypedResults.Ok(JobResponse.From(job));
+    }
+}
+
+public sealed record CreateJobRequest(string? Kind, JsonElement? Input, string? JobId);
+
+public sealed record WorkerRequest(string? WorkerId);
+
+public sealed record ProgressRequest(string? WorkerId, double? Progress, string? Message);
+
+public sealed record CompleteRequest(string? WorkerId, JsonElement? Result);
+
+public sealed record FailRequest(string? WorkerId, string? Error);
+
+public sealed record ProgressResponse(bool Applied, JobResponse Job);
+
+public sealed record JobResponse(
+    string JobId, string Kind, JobStatus Status, double Progress, string? Message, string? WorkerId,
+    JsonElement? Input, JsonElement? Result, string? Error,
+    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? LastHeartbeat, DateTimeOffset? CompletedAt)
+{
+    public static JobResponse From(JobView job) => new(
+        job.JobId, job.Kind, job.Status, job.Progress, job.Message, job.WorkerId,
+        Parse(job.InputJson), Parse(job.ResultJson), job.Error,
+        job.CreatedAt, job.StartedAt, job.LastHeartbeat, job.CompletedAt);
+
+    private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+}

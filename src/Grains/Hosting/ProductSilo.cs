@@ -1,0 +1,87 @@
+using System.Net;
+using Lectures.Grains.Jobs;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using StackExchange.Redis;
+
+namespace Lectures.Grains.Hosting;
+
+/// <summary>
+/// The one place that configures Orleans. The API silo and the headless silo both call it, so they cannot drift.
+/// Everything is driven by configuration (see README, Configuration).
+/// </summary>
+public static class ProductSilo
+{
+    public const string StreamProvider = "events";
+
+    public static bool IsEmbedded(IConfiguration configuration) => string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
+
+    /// <summary>Redis client settings shared by clustering, storage, reminders and the readiness check.</summary>
+    public static ConfigurationOptions RedisOptions(IConfiguration configuration)
+    {
+        var options = ConfigurationOptions.Parse(configuration.GetConnectionString("Redis")!);
+        // Keep reconnecting in the background, and while Redis is down fail commands at once instead of queueing
+        // them: a request then answers 503 quickly and nothing is acknowledged that was not written.
+        options.AbortOnConnectFail = false;
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
+        return options;
+    }
+
+    public static ISiloBuilder ConfigureProductSilo(this ISiloBuilder silo, IConfiguration configuration, ILogger? startupLog = null)
+    {
+        var clusterId = configuration["Orleans:ClusterId"] ?? "dev";
+        var serviceId = configuration["Orleans:ServiceId"] ?? "lectures";
+        var siloPort = configuration.GetValue("Orleans:SiloPort", 11111);
+        var gatewayPort = configuration.GetValue("Orleans:GatewayPort", 30000);
+
+        if (IsEmbedded(configuration))
+        {
+            startupLog?.LogWarning(
+                "Embedded mode: no ConnectionStrings:Redis, so grain state, reminders and streams are in memory and are NOT durable. " +
+                "Everything is lost when this process stops. Set ConnectionStrings:Redis for a durable cluster.");
+            silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
+            silo.AddMemoryGrainStorageAsDefault();
+            silo.AddMemoryGrainStorage("PubSubStore");
+            silo.UseInMemoryReminderService();
+        }
+        else
+        {
+            var redis = RedisOptions(configuration);
+            startupLog?.LogInformation("Cluster mode: Redis clustering, grain state and reminders at {Redis}", redis.ToString(includePassword: false));
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = clusterId;
+                o.ServiceId = serviceId;
+            });
+            var advertised = IPAddress.Parse(configuration["Orleans:AdvertisedIP"] ?? IPAddress.Loopback.ToString());
+            silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
+            silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
+            // Plain System.Text.Json state: readable in redis-cli, no $type names tied to CLR type names, and
+            // cheaper than the Newtonsoft default.
+            silo.UseSystemTextJsonGrainStorageSerializer();
+            silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());
+            silo.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redis.Clone());
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = redis.Clone());
+        }
+
+        silo.AddMemoryStreams(StreamProvider);
+        // Stall detection ticks every HeartbeatTimeout / 3 (5 s by default), below Orleans' one-minute default floor.
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        silo.AddDashboard();
+        silo.Services.AddProductGrainServices(configuration);
+        return silo;
+    }
+
+    /// <summary>Options and services the grains need; also used by test clusters that bring their own storage.</summary>
+    public static IServiceCollection AddProductGrainServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section));
+        services.AddSingleton(TimeProvider.System);
+        return services;
+    }
+}

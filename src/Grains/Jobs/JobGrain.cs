@@ -1,0 +1,286 @@
+using Lectures.Grains.Common;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Lectures.Grains.Jobs;
+
+/// <summary>
+/// Every rule of a job is a check-then-act inside one grain turn: the grain is not reentrant, so two workers
+/// claiming, a progress report racing a completion, or a late heartbeat after a cancel are serialized here.
+/// </summary>
+public sealed class JobGrain(
+    [PersistentState("job")] IPersistentState<JobState> state,
+    IOptions<JobOptions> options,
+    TimeProvider clock,
+    ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
+{
+    private const string StallReminder = "stall";
+
+    private readonly JobOptions _options = options.Value;
+    private readonly EventLog<JobView> _events = new();
+    private JobState S => state.State;
+
+    // True once this activation has seen a sign of life itself; until then the stored heartbeat may lag by up to
+    // the lazy window, and stall detection allows for that so it never fails a job early.
+    private bool _heartbeatExact;
+    private DateTimeOffset? _persistedHeartbeat;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _persistedHeartbeat = S.LastHeartbeat;
+        // The silo that held this job may have died; a reactivated processing job is checked at once.
+        await FailIfStalledAsync();
+    }
+
+    public async Task<CreateJobResult> CreateAsync(string kind, string? inputJson)
+    {
+        if (S.Exists)
+        {
+            if (S.Kind == kind && S.InputJson == inputJson)
+            {
+                DomainMetrics.DuplicatesPrevented.Add(1);
+                return new CreateJobResult(false, View());
+            }
+
+            throw DomainException.Conflict(JobErrors.Exists, $"Job '{this.GetPrimaryKeyString()}' exists with another kind or input.");
+        }
+
+        S.Exists = true;
+        S.Kind = kind;
+        S.InputJson = inputJson;
+        S.Status = JobStatus.Queued;
+        S.CreatedAt = clock.GetUtcNow();
+        await CommitAsync("status");
+        return new CreateJobResult(true, View());
+    }
+
+    public Task<JobView> GetAsync()
+    {
+        EnsureExists();
+        return Task.FromResult(View());
+    }
+
+    public async Task<JobView> StartAsync(string workerId, long? expectedVersion = null)
+    {
+        EnsureExists();
+        EnsureNotTerminal();
+        if (S.Status == JobStatus.Processing)
+        {
+            // A worker retrying its own claim gets the job again; anybody else lost the race.
+            return S.WorkerId == workerId
+                ? View()
+                : throw DomainException.Conflict(JobErrors.Claimed, $"Job is claimed by another worker.");
+        }
+
+        EnsureVersion(expectedVersion);
+        // The reminder is registered before the state changes: if registering fails nothing was claimed,
+        // and if the write fails afterwards the reminder finds a job that is not processing and removes itself.
+        await this.RegisterOrUpdateReminder(StallReminder, _options.LazyHeartbeatWindow, _options.LazyHeartbeatWindow);
+        var now = clock.GetUtcNow();
+        S.Status = JobStatus.Processing;
+        S.WorkerId = workerId;
+        S.StartedAt = now;
+        S.LastHeartbeat = now;
+        await CommitAsync("status");
+        _heartbeatExact = true;
+        _persistedHeartbeat = now;
+        return View();
+    }
+
+    public async Task<ProgressResult> ReportProgressAsync(string workerId, double progress, string? message, long? expectedVersion = null)
+    {
+        EnsureReportable(workerId);
+        if (progress is < 0 or > 100 || double.IsNaN(progress))
+        {
+            throw DomainException.Validation("progress", "progress must be between 0 and 100.");
+        }
+
+        if (progress < S.Progress)
+        {
+            DomainMetrics.JobProgressIgnored.Add(1);
+            return new ProgressResult(false, View());
+        }
+
+        EnsureVersion(expectedVersion);
+        S.Progress = progress;
+        S.Message = message ?? S.Message;
+        S.LastHeartbeat = clock.GetUtcNow();
+        await CommitAsync("progress");
+        NoteHeartbeatPersisted();
+        return new ProgressResult(true, View());
+    }
+
+    /// <summary>
+    /// Heartbeats are the hottest path and are persisted lazily: only when the stored heartbeat is older than
+    /// <see cref="JobOptions.LazyHeartbeatWindow"/> (timeout / 3). That is safe because the stored value is only read
+    /// after this activation is gone (silo crash, deactivation), and stall detection then adds the same window to
+    /// the deadline: a job is never failed early, and at most one window late. A live activation uses the exact value.
+    /// </summary>
+    public async Task<JobView> HeartbeatAsync(string workerId)
+    {
+        EnsureReportable(workerId);
+        var now = clock.GetUtcNow();
+        S.LastHeartbeat = now;
+        _heartbeatExact = true;
+        if (_persistedHeartbeat is null || now - _persistedHeartbeat.Value >= _options.LazyHeartbeatWindow)
+        {
+            await state.SaveAsync(this, logger);
+            _persistedHeartbeat = now;
+        }
+
+        return View();
+    }
+
+    public async Task<JobView> CompleteAsync(string workerId, string? resultJson, long? expectedVersion = null)
+    {
+        EnsureReportable(workerId);
+        EnsureVersion(expectedVersion);
+        S.Progress = 100;
+        S.ResultJson = resultJson;
+        await FinishAsync(JobStatus.Completed);
+        return View();
+    }
+
+    public async Task<JobView> FailAsync(string workerId, string error, long? expectedVersion = null)
+    {
+        EnsureReportable(workerId);
+        EnsureVersion(expectedVersion);
+        S.Error = error;
+        await FinishAsync(JobStatus.Failed);
+        return View();
+    }
+
+    public async Task<JobView> CancelAsync(long? expectedVersion = null)
+    {
+        EnsureExists();
+        EnsureNotTerminal();
+        EnsureVersion(expectedVersion);
+        await FinishAsync(JobStatus.Cancelled);
+        return View();
+    }
+
+    public Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait)
+    {
+        EnsureExists();
+        return _events.WaitAfterAsync(afterId, S.Version, () => new ChangeEvent<JobView>(S.Version, "status", View()), maxWait);
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != StallReminder)
+        {
+            return;
+        }
+
+        if (!S.Exists || S.Status != JobStatus.Processing)
+        {
+            await StopStallReminderAsync();
+            return;
+        }
+
+        await FailIfStalledAsync();
+    }
+
+    private async Task FailIfStalledAsync()
+    {
+        if (!S.Exists || S.Status != JobStatus.Processing)
+        {
+            return;
+        }
+
+        var lastSignOfLife = S.LastHeartbeat ?? S.StartedAt ?? S.CreatedAt;
+        var deadline = lastSignOfLife + _options.HeartbeatTimeout + (_heartbeatExact ? TimeSpan.Zero : _options.LazyHeartbeatWindow);
+        if (clock.GetUtcNow() < deadline)
+        {
+            return;
+        }
+
+        logger.LogInformation("Job {JobId} had no heartbeat since {LastHeartbeat}; failing it as stalled", this.GetPrimaryKeyString(), lastSignOfLife);
+        S.Error = JobErrors.Stalled;
+        await FinishAsync(JobStatus.Failed);
+        DomainMetrics.JobsStalled.Add(1);
+    }
+
+    private async Task FinishAsync(JobStatus terminal)
+    {
+        S.Status = terminal;
+        S.CompletedAt = clock.GetUtcNow();
+        await CommitAsync("status");
+        await StopStallReminderAsync();
+    }
+
+    private async Task StopStallReminderAsync()
+    {
+        try
+        {
+            var reminder = await this.GetReminder(StallReminder);
+            if (reminder is not null)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Harmless: the next tick finds a job that is not processing and tries again.
+            logger.LogWarning(ex, "Could not unregister the stall reminder of job {JobId}", this.GetPrimaryKeyString());
+        }
+    }
+
+    /// <summary>Makes the change durable, then publishes it. Nothing is published or acknowledged that was not written.</summary>
+    private async Task CommitAsync(string eventType)
+    {
+        S.Version++;
+        await state.SaveAsync(this, logger);
+        _events.Append(S.Version, eventType, View());
+    }
+
+    private void NoteHeartbeatPersisted()
+    {
+        _heartbeatExact = true;
+        _persistedHeartbeat = S.LastHeartbeat;
+    }
+
+    private void EnsureExists()
+    {
+        if (!S.Exists)
+        {
+            throw DomainException.NotFound(JobErrors.NotFound, $"Job '{this.GetPrimaryKeyString()}' does not exist.");
+        }
+    }
+
+    private void EnsureNotTerminal()
+    {
+        if (S.IsTerminal)
+        {
+            throw DomainException.Conflict(JobErrors.Terminal, $"Job is {S.Status.ToString().ToLowerInvariant()} and can no longer change.",
+                new Dictionary<string, string> { ["status"] = S.Status.ToString().ToLowerInvariant() });
+        }
+    }
+
+    private void EnsureReportable(string workerId)
+    {
+        EnsureExists();
+        EnsureNotTerminal();
+        if (S.Status == JobStatus.Queued)
+        {
+            throw DomainException.Conflict(JobErrors.NotStarted, "Job has not been started by a worker.");
+        }
+
+        if (S.WorkerId != workerId)
+        {
+            throw DomainException.Conflict(JobErrors.NotOwner, "Job is owned by another worker.");
+        }
+    }
+
+    private void EnsureVersion(long? expectedVersion)
+    {
+        if (expectedVersion is { } expected && expected != S.Version)
+        {
+            throw DomainException.PreconditionFailed(ETags.Format(S.Version));
+        }
+    }
+
+    private JobView View() => new(
+        this.GetPrimaryKeyString(), S.Kind, S.Status, S.Progress, S.Message, S.WorkerId, S.InputJson, S.ResultJson, S.Error,
+        S.CreatedAt, S.StartedAt, S.LastHeartbeat, S.CompletedAt, S.Version);
+}

@@ -1,0 +1,52 @@
+using Lectures.Grains.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+
+namespace Lectures.Grains.Tests.Infrastructure;
+
+/// <summary>
+/// One in-process Orleans test cluster (two silos, so calls really cross silos) shared by every grain test.
+/// Tests use their own grain keys and never depend on each other. Timeouts are short so that time-based rules
+/// (stall detection) are tested in seconds.
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(2);
+
+    public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
+    {
+        ["Jobs:HeartbeatTimeout"] = HeartbeatTimeout.ToString(),
+    };
+
+    public InProcessTestCluster Cluster { get; } = new InProcessTestClusterBuilder(2)
+        .ConfigureSilo((_, silo) =>
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings).Build();
+            silo.AddMemoryGrainStorageAsDefault();
+            silo.AddMemoryGrainStorage("PubSubStore");
+            silo.UseInMemoryReminderService();
+            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            silo.Services.AddProductGrainServices(configuration);
+        })
+        .Build();
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    public Task InitializeAsync() => Cluster.DeployAsync();
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}
+
+public static class Keys
+{
+    public static string New(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
+}
