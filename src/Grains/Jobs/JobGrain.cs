@@ -253,7 +253,7 @@ public sealed class JobGrain(
         if (S.IsTerminal)
         {
             throw DomainException.Conflict(JobErrors.Terminal, $"Job is {S.Status.ToString().ToLowerInvariant()} and can no longer change.",
-                new Dictionary<string, string> { ["status"] = S.Status.ToString().ToLowerInvariant() });
+                new Dictionary<string, string> { ["currentStatus"] = S.Status.ToString().ToLowerInvariant() });
         }
     }
 
