@@ -1,5 +1,6 @@
 using Lectures.Api.Infrastructure;
 using Lectures.Api.Jobs;
+using Lectures.Api.Lectures;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddApiSilo();
@@ -8,6 +9,7 @@ var app = builder.Build();
 app.UseApiPipeline();
 app.MapOperations();
 app.MapJobApi();
+app.MapLectureApi();
 app.Run();
 
 public partial class Program;

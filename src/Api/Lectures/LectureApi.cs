@@ -1,0 +1,168 @@
+using System.Text.Json.Serialization;
+using Lectures.Api.Infrastructure;
+using Lectures.Grains.Lectures;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Lectures.Api.Lectures;
+
+public static class LectureApi
+{
+    public const int MaxTopics = 200;
+    public const int MaxContentsPerTopic = 1_000;
+
+    public static IEndpointRouteBuilder MapLectureApi(this IEndpointRouteBuilder routes)
+    {
+        var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        lectures.MapPut("/{lectureId}", Put).WithSummary("Create or replace a lecture definition (If-Match supported)")
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        lectures.MapGet("/{lectureId}", Get).WithSummary("The definition and the robots that have runs of it")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        var run = lectures.MapGroup("/{lectureId}/robots/{robotId}");
+        run.MapPost("/sessions", StartSession)
+            .WithSummary("Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        run.MapGet("", GetRun).ProducesProblem(StatusCodes.Status404NotFound);
+        run.MapGet("/sessions/{sessionId}", GetSession).ProducesProblem(StatusCodes.Status404NotFound);
+        run.MapDelete("/sessions/{sessionId}", EndSession).WithSummary("End a session; it stays in the run's history, inactive")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        run.MapPost("/commands", Command).WithSummary("advance, pause, resume, question, answer or end (If-Match supported)")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        run.MapGet("/events", Events).WithSummary("Server-Sent Events: state, session. Resume with Last-Event-ID.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        return routes;
+    }
+
+    public static async Task<Ok<LectureDefinitionResponse>> Put(string lectureId, PutLectureRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    {
+        var (title, topics) = Validate(body);
+        var lecture = await grains.GetGrain<ILectureCatalogGrain>(lectureId).PutAsync(title, topics, request.ExpectedVersion());
+        response.SetETag(lecture.Version);
+        return TypedResults.Ok(new LectureDefinitionResponse(lecture.LectureId, lecture.Title, lecture.Topics.Select(TopicDto.From).ToList(), lecture.Version));
+    }
+
+    public static async Task<Ok<LectureResponse>> Get(string lectureId, IGrainFactory grains, HttpResponse response)
+    {
+        var lecture = await grains.GetGrain<ILectureCatalogGrain>(lectureId).GetAsync();
+        response.SetETag(lecture.Version);
+        return TypedResults.Ok(new LectureResponse(lecture.LectureId, lecture.Title, lecture.Topics.Select(TopicDto.From).ToList(), lecture.Version, lecture.Robots));
+    }
+
+    public static async Task<Results<Created<LectureSessionView>, Ok<LectureSessionView>>> StartSession(
+        string lectureId, string robotId, StartSessionRequest body,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, IGrainFactory grains, HttpResponse response)
+    {
+        var topicId = Require.Id(body.TopicId, "topicId");
+        var language = Require.Text(body.Language, "language", 35);
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > 200 || idempotencyKey.Any(char.IsControl)))
+        {
+            throw Require.Invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 printable characters.");
+        }
+
+        var result = await Run(grains, lectureId, robotId).StartSessionAsync(topicId, language, idempotencyKey);
+        response.SetETag(result.Version);
+        return result.Created
+            ? TypedResults.Created($"/api/lectures/{lectureId}/robots/{robotId}/sessions/{result.Session.SessionId}", result.Session)
+            : TypedResults.Ok(result.Session);
+    }
+
+    public static async Task<Ok<LectureRunView>> GetRun(string lectureId, string robotId, IGrainFactory grains, HttpResponse response)
+    {
+        var run = await Run(grains, lectureId, robotId).GetAsync();
+        response.SetETag(run.Version);
+        return TypedResults.Ok(run);
+    }
+
+    public static async Task<Ok<LectureSessionView>> GetSession(string lectureId, string robotId, string sessionId, IGrainFactory grains) =>
+        TypedResults.Ok(await Run(grains, lectureId, robotId).GetSessionAsync(sessionId));
+
+    public static async Task<Ok<LectureSessionView>> EndSession(string lectureId, string robotId, string sessionId, IGrainFactory grains) =>
+        TypedResults.Ok(await Run(grains, lectureId, robotId).EndSessionAsync(sessionId));
+
+    public static async Task<Ok<LectureRunView>> Command(string lectureId, string robotId, CommandRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    {
+        if (!Enum.TryParse<LectureCommand>(body.Command, ignoreCase: true, out var command) || !Enum.IsDefined(command) || int.TryParse(body.Command, out _))
+        {
+            throw Require.Invalid("command", "command must be one of advance, pause, resume, question, answer, end.");
+        }
+
+        var run = await Run(grains, lectureId, robotId).CommandAsync(command, request.ExpectedVersion());
+        response.SetETag(run.Version);
+        return TypedResults.Ok(run);
+    }
+
+    public static Task Events(string lectureId, string robotId, IGrainFactory grains, HttpContext http) =>
+        SseRelay.RelayAsync(http, Run(grains, lectureId, robotId).WaitForEventsAsync, change => (object?)change.Session ?? change.Run);
+
+    private static ILectureGrain Run(IGrainFactory grains, string lectureId, string robotId) =>
+        grains.GetGrain<ILectureGrain>(LectureKeys.Run(lectureId, robotId));
+
+    private static (string Title, List<TopicDefinition> Topics) Validate(PutLectureRequest body)
+    {
+        var title = Require.Text(body.Title, "title", 500);
+        if (body.Topics is null || body.Topics.Count == 0 || body.Topics.Count > MaxTopics)
+        {
+            throw Require.Invalid("topics", $"topics must list 1 to {MaxTopics} topics.");
+        }
+
+        var topics = new List<TopicDefinition>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < body.Topics.Count; i++)
+        {
+            var topic = body.Topics[i] ?? throw Require.Invalid($"topics[{i}]", "a topic must be an object.");
+            var topicId = Require.Id(topic.TopicId, $"topics[{i}].topicId");
+            if (!seen.Add(topicId))
+            {
+                throw Require.Invalid($"topics[{i}].topicId", $"topicId '{topicId}' appears more than once.");
+            }
+
+            var contents = topic.Contents ?? throw Require.Invalid($"topics[{i}].contents", "contents is required.");
+            var times = topic.TimeList ?? throw Require.Invalid($"topics[{i}].timeList", "timeList is required.");
+            if (contents.Count == 0 || contents.Count > MaxContentsPerTopic)
+            {
+                throw Require.Invalid($"topics[{i}].contents", $"contents must have 1 to {MaxContentsPerTopic} items.");
+            }
+
+            if (contents.Count != times.Count)
+            {
+                throw Require.Invalid($"topics[{i}].timeList", "contents and timeList must have the same length.");
+            }
+
+            for (var j = 0; j < contents.Count; j++)
+            {
+                Require.Text(contents[j], $"topics[{i}].contents[{j}]", Require.MaxTextChars);
+                if (times[j] is not { } t || !double.IsFinite(t) || t <= 0)
+                {
+                    throw Require.Invalid($"topics[{i}].timeList[{j}]", "timeList values must be numbers greater than 0.");
+                }
+            }
+
+            topics.Add(new TopicDefinition(topicId, Require.Text(topic.Title ?? topicId, $"topics[{i}].title", 500), [.. contents!], [.. times.Select(t => t!.Value)]));
+        }
+
+        return (title, topics);
+    }
+}
+
+public sealed record PutLectureRequest(string? Title, List<TopicRequest?>? Topics);
+
+public sealed record TopicRequest(string? TopicId, string? Title, List<string>? Contents, List<double?>? TimeList);
+
+public sealed record StartSessionRequest(string? TopicId, string? Language);
+
+public sealed record CommandRequest(string? Command);
+
+public sealed record TopicDto(string TopicId, string Title, IReadOnlyList<string> Contents, IReadOnlyList<double> TimeList)
+{
+    public static TopicDto From(TopicDefinition t) => new(t.TopicId, t.Title, t.Contents, t.TimeList);
+}
+
+public sealed record LectureDefinitionResponse(string LectureId, string Title, IReadOnlyList<TopicDto> Topics, long Version);
+
+public sealed record LectureResponse(string LectureId, string Title, IReadOnlyList<TopicDto> Topics, long Version, IReadOnlyList<string> Robots);
