@@ -158,45 +158,6 @@ public sealed class JobApiTests(ApiFixture api)
         Assert.Equal(Enumerable.Range((int)lastSeen + 1, 4).Select(i => (long)i), resumed.Select(e => e.Id));
     }
 
-    private sealed record SseEvent(long Id, string Type, JsonElement Data);
-
-    private async Task<List<SseEvent>> ReadEventsAsync(string jobId, long? lastEventId, Func<SseEvent, bool> until, TimeSpan deadline)
-    {
-        using var cts = new CancellationTokenSource(deadline);
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{jobId}/events");
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        if (lastEventId is { } id)
-        {
-            request.Headers.Add("Last-Event-ID", id.ToString());
-        }
-
-        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
-        var events = new List<SseEvent>();
-        long eventId = 0;
-        var type = "";
-        while (await reader.ReadLineAsync(cts.Token) is { } line)
-        {
-            if (line.StartsWith("id: ", StringComparison.Ordinal))
-            {
-                eventId = long.Parse(line[4..]);
-            }
-            else if (line.StartsWith("event: ", StringComparison.Ordinal))
-            {
-                type = line[7..];
-            }
-            else if (line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                var e = new SseEvent(eventId, type, JsonDocument.Parse(line[6..]).RootElement.Clone());
-                events.Add(e);
-                if (until(e))
-                {
-                    return events;
-                }
-            }
-        }
-
-        throw new Xunit.Sdk.XunitException("event stream ended early");
-    }
+    private Task<List<SseEvent>> ReadEventsAsync(string jobId, long? lastEventId, Func<SseEvent, bool> until, TimeSpan deadline) =>
+        Http.ReadEventsAsync($"/api/jobs/{jobId}/events", lastEventId, until, deadline);
 }
