@@ -1,5 +1,3 @@
-using Lectures.Grains.Common;
-
 namespace Lectures.Grains.Common;
 
 /// <summary>
@@ -15,7 +13,23 @@ public sealed class EventLog<T>(int capacity = 128)
 
     public void Append(long id, string type, T data)
     {
-        _events.AddLast(new ChangeEvent<T>(id, type, data));
+        // Keep id order even if the writers' continuations resume out of order.
+        var after = _events.Last;
+        while (after is not null && after.Value.Id > id)
+        {
+            after = after.Previous;
+        }
+
+        var change = new ChangeEvent<T>(id, type, data);
+        if (after is null)
+        {
+            _events.AddFirst(change);
+        }
+        else
+        {
+            _events.AddAfter(after, change);
+        }
+
         while (_events.Count > capacity)
         {
             _events.RemoveFirst();

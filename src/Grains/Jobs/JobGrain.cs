@@ -1,13 +1,20 @@
 using Lectures.Grains.Common;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 
 namespace Lectures.Grains.Jobs;
 
 /// <summary>
-/// Every rule of a job is a check-then-act inside one grain turn: the grain is not reentrant, so two workers
-/// claiming, a progress report racing a completion, or a late heartbeat after a cancel are serialized here.
+/// Every rule of a job is a check-then-act that runs without an await between the check and the change, so two
+/// workers claiming, a progress report racing a completion, or a late heartbeat after a cancel are decided one at a
+/// time on the grain's single thread. Writes go through <see cref="GroupCommit{T}"/>: a hot job's many reports share
+/// Redis round trips, and each caller is answered only after a write that contains its change.
 /// </summary>
+// Reentrant, safe by inspection: every method checks and changes state before its first await (StartAsync checks
+// again after registering its reminder) and only awaits the group commit afterwards, so an interleaved call always
+// sees a state that satisfies every rule; it may see a change whose write is still in flight, never a half-made one.
+[Reentrant]
 public sealed class JobGrain(
     [PersistentState("job")] IPersistentState<JobState> state,
     IOptions<JobOptions> options,
@@ -18,6 +25,8 @@ public sealed class JobGrain(
 
     private readonly JobOptions _options = options.Value;
     private readonly EventLog<JobView> _events = new();
+    private GroupCommit<JobState>? _commit;
+    private bool _stallReminderRegistered;
     private JobState S => state.State;
 
     // True once this activation has seen a sign of life itself; until then the stored heartbeat may lag by up to
@@ -27,6 +36,7 @@ public sealed class JobGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _commit = new GroupCommit<JobState>(state, this, logger);
         _persistedHeartbeat = S.LastHeartbeat;
         // The silo that held this job may have died; a reactivated processing job is checked at once.
         await FailIfStalledAsync();
@@ -50,8 +60,7 @@ public sealed class JobGrain(
         S.InputJson = inputJson;
         S.Status = JobStatus.Queued;
         S.CreatedAt = clock.GetUtcNow();
-        await CommitAsync("status");
-        return new CreateJobResult(true, View());
+        return new CreateJobResult(true, await CommitAsync("status"));
     }
 
     public Task<JobView> GetAsync()
@@ -62,6 +71,37 @@ public sealed class JobGrain(
 
     public async Task<JobView> StartAsync(string workerId, long? expectedVersion = null)
     {
+        if (CheckClaim(workerId, expectedVersion) is { } alreadyMine)
+        {
+            return alreadyMine;
+        }
+
+        if (!_stallReminderRegistered)
+        {
+            // The reminder is registered before the state changes: if registering fails nothing was claimed, and if
+            // the write fails afterwards the reminder finds a job that is not processing and removes itself.
+            await this.RegisterOrUpdateReminder(StallReminder, _options.LazyHeartbeatWindow, _options.LazyHeartbeatWindow);
+            _stallReminderRegistered = true;
+            // Another call may have run while this one awaited: decide again on the state as it is now.
+            if (CheckClaim(workerId, expectedVersion) is { } mine)
+            {
+                return mine;
+            }
+        }
+
+        var now = clock.GetUtcNow();
+        S.Status = JobStatus.Processing;
+        S.WorkerId = workerId;
+        S.StartedAt = now;
+        S.LastHeartbeat = now;
+        _heartbeatExact = true;
+        _persistedHeartbeat = now;
+        return await CommitAsync("status");
+    }
+
+    /// <summary>Null when the job can be claimed; the job when this worker holds it already; throws otherwise.</summary>
+    private JobView? CheckClaim(string workerId, long? expectedVersion)
+    {
         EnsureExists();
         EnsureNotTerminal();
         if (S.Status == JobStatus.Processing)
@@ -69,22 +109,11 @@ public sealed class JobGrain(
             // A worker retrying its own claim gets the job again; anybody else lost the race.
             return S.WorkerId == workerId
                 ? View()
-                : throw DomainException.Conflict(JobErrors.Claimed, $"Job is claimed by another worker.");
+                : throw DomainException.Conflict(JobErrors.Claimed, "Job is claimed by another worker.");
         }
 
         EnsureVersion(expectedVersion);
-        // The reminder is registered before the state changes: if registering fails nothing was claimed,
-        // and if the write fails afterwards the reminder finds a job that is not processing and removes itself.
-        await this.RegisterOrUpdateReminder(StallReminder, _options.LazyHeartbeatWindow, _options.LazyHeartbeatWindow);
-        var now = clock.GetUtcNow();
-        S.Status = JobStatus.Processing;
-        S.WorkerId = workerId;
-        S.StartedAt = now;
-        S.LastHeartbeat = now;
-        await CommitAsync("status");
-        _heartbeatExact = true;
-        _persistedHeartbeat = now;
-        return View();
+        return null;
     }
 
     public async Task<ProgressResult> ReportProgressAsync(string workerId, double progress, string? message, long? expectedVersion = null)
@@ -105,9 +134,9 @@ public sealed class JobGrain(
         S.Progress = progress;
         S.Message = message ?? S.Message;
         S.LastHeartbeat = clock.GetUtcNow();
-        await CommitAsync("progress");
-        NoteHeartbeatPersisted();
-        return new ProgressResult(true, View());
+        _heartbeatExact = true;
+        _persistedHeartbeat = S.LastHeartbeat;
+        return new ProgressResult(true, await CommitAsync("progress"));
     }
 
     /// <summary>
@@ -122,13 +151,15 @@ public sealed class JobGrain(
         var now = clock.GetUtcNow();
         S.LastHeartbeat = now;
         _heartbeatExact = true;
+        var view = View();
         if (_persistedHeartbeat is null || now - _persistedHeartbeat.Value >= _options.LazyHeartbeatWindow)
         {
-            await state.SaveAsync(this, logger);
+            // Set before the write so the heartbeats arriving meanwhile do not queue writes of their own.
             _persistedHeartbeat = now;
+            await _commit!.CommitAsync();
         }
 
-        return View();
+        return view;
     }
 
     public async Task<JobView> CompleteAsync(string workerId, string? resultJson, long? expectedVersion = null)
@@ -137,8 +168,7 @@ public sealed class JobGrain(
         EnsureVersion(expectedVersion);
         S.Progress = 100;
         S.ResultJson = resultJson;
-        await FinishAsync(JobStatus.Completed);
-        return View();
+        return await FinishAsync(JobStatus.Completed);
     }
 
     public async Task<JobView> FailAsync(string workerId, string error, long? expectedVersion = null)
@@ -146,8 +176,7 @@ public sealed class JobGrain(
         EnsureReportable(workerId);
         EnsureVersion(expectedVersion);
         S.Error = error;
-        await FinishAsync(JobStatus.Failed);
-        return View();
+        return await FinishAsync(JobStatus.Failed);
     }
 
     public async Task<JobView> CancelAsync(long? expectedVersion = null)
@@ -155,8 +184,7 @@ public sealed class JobGrain(
         EnsureExists();
         EnsureNotTerminal();
         EnsureVersion(expectedVersion);
-        await FinishAsync(JobStatus.Cancelled);
-        return View();
+        return await FinishAsync(JobStatus.Cancelled);
     }
 
     public Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait)
@@ -201,12 +229,13 @@ public sealed class JobGrain(
         DomainMetrics.JobsStalled.Add(1);
     }
 
-    private async Task FinishAsync(JobStatus terminal)
+    private async Task<JobView> FinishAsync(JobStatus terminal)
     {
         S.Status = terminal;
         S.CompletedAt = clock.GetUtcNow();
-        await CommitAsync("status");
+        var view = await CommitAsync("status");
         await StopStallReminderAsync();
+        return view;
     }
 
     private async Task StopStallReminderAsync()
@@ -218,6 +247,8 @@ public sealed class JobGrain(
             {
                 await this.UnregisterReminder(reminder);
             }
+
+            _stallReminderRegistered = false;
         }
         catch (Exception ex)
         {
@@ -226,18 +257,18 @@ public sealed class JobGrain(
         }
     }
 
-    /// <summary>Makes the change durable, then publishes it. Nothing is published or acknowledged that was not written.</summary>
-    private async Task CommitAsync(string eventType)
+    /// <summary>
+    /// Versions the change made by the caller and makes it durable, then publishes it. Returns the job as of this
+    /// change (taken before the write, so it never shows a later change that is not yet written). Nothing is
+    /// published or acknowledged that was not written.
+    /// </summary>
+    private async Task<JobView> CommitAsync(string eventType)
     {
         S.Version++;
-        await state.SaveAsync(this, logger);
-        _events.Append(S.Version, eventType, View());
-    }
-
-    private void NoteHeartbeatPersisted()
-    {
-        _heartbeatExact = true;
-        _persistedHeartbeat = S.LastHeartbeat;
+        var view = View();
+        await _commit!.CommitAsync();
+        _events.Append(view.Version, eventType, view);
+        return view;
     }
 
     private void EnsureExists()

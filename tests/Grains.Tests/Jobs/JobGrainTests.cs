@@ -211,4 +211,34 @@ public sealed class JobGrainTests(ClusterFixture fixture)
         Assert.Equal([10.0, 20, 30, 40, 50], batch.Events.Select(e => e.Data.Progress));
         Assert.All(batch.Events, e => Assert.Equal("progress", e.Type));
     }
+
+    [Fact]
+    public async Task Progress_racing_a_completion_never_changes_the_completed_job()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var job = await StartedJob();
+            var outcomes = Enumerable.Range(0, 200).Select(i => Task.Run(async () =>
+            {
+                try
+                {
+                    await job.ReportProgressAsync("w1", i % 100, null);
+                    return "applied";
+                }
+                catch (DomainException e)
+                {
+                    return e.Code;
+                }
+            })).ToList();
+            var completion = Task.Run(() => job.CompleteAsync("w1", null));
+
+            var results = await Task.WhenAll(outcomes);
+            var completed = await completion;
+
+            Assert.All(results, r => Assert.Contains(r, new[] { "applied", JobErrors.Terminal }));
+            var final = await job.GetAsync();
+            Assert.Equal(completed, final);
+            Assert.Equal((JobStatus.Completed, 100.0), (final.Status, final.Progress));
+        }
+    }
 }
