@@ -6,6 +6,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Orleans.Providers;
+using Orleans.Runtime.Hosting;
+using Orleans.Storage;
 using StackExchange.Redis;
 
 namespace Lectures.Grains.Hosting;
@@ -45,8 +48,8 @@ public static class ProductSilo
                 "Embedded mode: no ConnectionStrings:Redis, so grain state, reminders and streams are in memory and are NOT durable. " +
                 "Everything is lost when this process stops. Set ConnectionStrings:Redis for a durable cluster.");
             silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
-            silo.AddMemoryGrainStorageAsDefault();
-            silo.AddMemoryGrainStorage("PubSubStore");
+            silo.AddProcessMemoryGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
+            silo.AddProcessMemoryGrainStorage("PubSubStore");
             silo.UseInMemoryReminderService();
         }
         else
@@ -61,19 +64,26 @@ public static class ProductSilo
             var advertised = IPAddress.Parse(configuration["Orleans:AdvertisedIP"] ?? IPAddress.Loopback.ToString());
             silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
-            // Plain System.Text.Json state: readable in redis-cli, no $type names tied to CLR type names, and
-            // cheaper than the Newtonsoft default.
-            silo.UseSystemTextJsonGrainStorageSerializer();
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redis.Clone());
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis.Clone());
         }
 
+        // Plain System.Text.Json state (both modes): readable in redis-cli, no $type names tied to CLR type names,
+        // and cheaper than the Newtonsoft default.
+        silo.UseSystemTextJsonGrainStorageSerializer();
         silo.AddMemoryStreams(StreamProvider);
         // Stall detection ticks every HeartbeatTimeout / 3 (5 s by default), below Orleans' one-minute default floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.AddDashboard();
         silo.Services.AddProductGrainServices(configuration);
+        return silo;
+    }
+
+    /// <summary>Adds a <see cref="ProcessMemoryGrainStorage"/> under <paramref name="name"/>.</summary>
+    public static ISiloBuilder AddProcessMemoryGrainStorage(this ISiloBuilder silo, string name)
+    {
+        silo.Services.AddGrainStorage(name, (services, _) => ActivatorUtilities.CreateInstance<ProcessMemoryGrainStorage>(services));
         return silo;
     }
 

@@ -24,7 +24,7 @@ public sealed class HostProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(HostBinary(project));
+        start.ArgumentList.Add(Binary("src", project));
         if (httpPort is { } port)
         {
             start.ArgumentList.Add("--urls");
@@ -166,7 +166,8 @@ public sealed class HostProcess : IAsyncDisposable
         return all;
     }
 
-    private static string HostBinary(string project)
+    /// <summary>The built dll of a project of this repository (<c>src/Api</c>, <c>tests/LoadGen</c>), same configuration as the tests.</summary>
+    public static string Binary(string folder, string project)
     {
         // Tests run from tests/Api.Tests/bin/{Configuration}/net10.0; the hosts were built by the same build.
         var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
@@ -179,7 +180,7 @@ public sealed class HostProcess : IAsyncDisposable
         }
 
         var binary = Path.Combine(root?.FullName ?? throw new InvalidOperationException("Orleans.sln not found above the test binaries"),
-            "src", project, "bin", configuration, framework, $"{project}.dll");
+            folder, project, "bin", configuration, framework, $"{project}.dll");
         return File.Exists(binary) ? binary : throw new FileNotFoundException($"Build the solution first: {binary} is missing.");
     }
 }

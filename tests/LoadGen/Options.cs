@@ -1,0 +1,43 @@
+using System.Globalization;
+
+namespace LoadGen;
+
+public sealed record Options(Uri Target, string Scenario, int Clients, TimeSpan Duration, int Keys, TimeSpan Warmup, string Label)
+{
+    public const string Usage =
+        "usage: LoadGen --target http://127.0.0.1:8080 --scenario jobs-progress|jobs-heartbeat|lectures-start|mixed " +
+        "[--clients 64] [--duration 15s] [--keys 1000] [--warmup 2s] [--label name]\n" +
+        "       LoadGen --report results.jsonl   (medians per label and scenario, and the product/baseline ratios)";
+
+    public static Options Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"unexpected argument '{args[i]}'\n{Usage}");
+            }
+
+            values[args[i][2..]] = args[++i];
+        }
+
+        string Get(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+        return new Options(
+            new Uri(Get("target", "http://127.0.0.1:8080")),
+            Get("scenario", "jobs-progress"),
+            int.Parse(Get("clients", "64"), CultureInfo.InvariantCulture),
+            ParseDuration(Get("duration", "15s")),
+            int.Parse(Get("keys", "1000"), CultureInfo.InvariantCulture),
+            ParseDuration(Get("warmup", "2s")),
+            Get("label", "target"));
+    }
+
+    private static TimeSpan ParseDuration(string text) => text switch
+    {
+        _ when text.EndsWith("ms", StringComparison.Ordinal) => TimeSpan.FromMilliseconds(double.Parse(text[..^2], CultureInfo.InvariantCulture)),
+        _ when text.EndsWith('s') => TimeSpan.FromSeconds(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+        _ when text.EndsWith('m') => TimeSpan.FromMinutes(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+        _ => TimeSpan.Parse(text, CultureInfo.InvariantCulture),
+    };
+}

@@ -1,0 +1,35 @@
+namespace LoadGen.Scenarios;
+
+/// <summary>
+/// One load scenario: it prepares its own entities, issues one request per call (closed loop, many clients at once),
+/// and afterwards checks an invariant by reading the state back. Add a scenario by adding one such class.
+/// </summary>
+public interface IScenario
+{
+    string Name { get; }
+
+    Task PrepareAsync(HttpClient http, Options options);
+
+    /// <summary>One request; returns the HTTP status. Must be safe to call from many clients at once.</summary>
+    Task<int> ExecuteAsync(HttpClient http, int client);
+
+    Task<Verdict> VerifyAsync(HttpClient http);
+}
+
+public sealed record Verdict(bool Ok, string Detail)
+{
+    public static Verdict Pass(string detail) => new(true, detail);
+    public static Verdict Fail(string detail) => new(false, detail);
+}
+
+public static class ScenarioCatalog
+{
+    public static IScenario Create(string name, string runId) => name switch
+    {
+        "jobs-progress" => new JobsProgressScenario(runId),
+        "jobs-heartbeat" => new JobsHeartbeatScenario(runId),
+        "lectures-start" => new LecturesStartScenario(runId),
+        "mixed" => new MixedScenario(runId),
+        _ => throw new ArgumentException($"unknown scenario '{name}'\n{Options.Usage}"),
+    };
+}
