@@ -45,6 +45,7 @@ public static class ApiSetup
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCode);
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
+        builder.Services.AddSingleton<GrainLookup>();
         builder.Services.AddOpenApi();
         builder.Services.AddSingleton<RedisHealthConnection>();
         builder.Services.AddHealthChecks()

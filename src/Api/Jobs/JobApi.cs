@@ -30,7 +30,7 @@ public static class JobApi
         return routes;
     }
 
-    public static async Task<Results<Created<JobResponse>, Ok<JobResponse>>> Create(CreateJobRequest body, IGrainFactory grains, HttpResponse response)
+    public static async Task<Results<Created<JobResponse>, Ok<JobResponse>>> Create(CreateJobRequest body, GrainLookup grains, HttpResponse response)
     {
         var kind = Require.Text(body.Kind, "kind", 200);
         var jobId = body.JobId ?? Guid.NewGuid().ToString("N");
@@ -38,19 +38,19 @@ public static class JobApi
         var input = body.Input is { } element ? JsonSerializer.Serialize(element) : null;
         Require.MaxLength(input, "input", Require.MaxJsonFieldChars);
 
-        var result = await grains.GetGrain<IJobGrain>(jobId).CreateAsync(kind, input);
+        var result = await grains.Get<IJobGrain>(jobId).CreateAsync(kind, input);
         response.SetETag(result.Job.Version);
         var job = JobResponse.From(result.Job);
         return result.Created ? TypedResults.Created($"/api/jobs/{jobId}", job) : TypedResults.Ok(job);
     }
 
-    public static async Task<Ok<JobResponse>> Get(string jobId, IGrainFactory grains, HttpResponse response) =>
-        Respond(response, await grains.GetGrain<IJobGrain>(jobId).GetAsync());
+    public static async Task<Ok<JobResponse>> Get(string jobId, GrainLookup grains, HttpResponse response) =>
+        Respond(response, await grains.Get<IJobGrain>(jobId).GetAsync());
 
-    public static async Task<Ok<JobResponse>> Start(string jobId, WorkerRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response) =>
-        Respond(response, await grains.GetGrain<IJobGrain>(jobId).StartAsync(Require.Worker(body.WorkerId), request.ExpectedVersion()));
+    public static async Task<Ok<JobResponse>> Start(string jobId, WorkerRequest body, GrainLookup grains, HttpRequest request, HttpResponse response) =>
+        Respond(response, await grains.Get<IJobGrain>(jobId).StartAsync(Require.Worker(body.WorkerId), request.ExpectedVersion()));
 
-    public static async Task<Ok<ProgressResponse>> Progress(string jobId, ProgressRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    public static async Task<Ok<ProgressResponse>> Progress(string jobId, ProgressRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         var worker = Require.Worker(body.WorkerId);
         if (body.Progress is not { } progress || progress is < 0 or > 100)
@@ -59,35 +59,35 @@ public static class JobApi
         }
 
         Require.MaxLength(body.Message, "message", Require.MaxTextChars);
-        var result = await grains.GetGrain<IJobGrain>(jobId).ReportProgressAsync(worker, progress, body.Message, request.ExpectedVersion());
+        var result = await grains.Get<IJobGrain>(jobId).ReportProgressAsync(worker, progress, body.Message, request.ExpectedVersion());
         response.SetETag(result.Job.Version);
         return TypedResults.Ok(new ProgressResponse(result.Applied, JobResponse.From(result.Job)));
     }
 
-    public static async Task<Ok<JobResponse>> Heartbeat(string jobId, WorkerRequest body, IGrainFactory grains, HttpResponse response) =>
-        Respond(response, await grains.GetGrain<IJobGrain>(jobId).HeartbeatAsync(Require.Worker(body.WorkerId)));
+    public static async Task<Ok<JobResponse>> Heartbeat(string jobId, WorkerRequest body, GrainLookup grains, HttpResponse response) =>
+        Respond(response, await grains.Get<IJobGrain>(jobId).HeartbeatAsync(Require.Worker(body.WorkerId)));
 
-    public static async Task<Ok<JobResponse>> Complete(string jobId, CompleteRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    public static async Task<Ok<JobResponse>> Complete(string jobId, CompleteRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         var worker = Require.Worker(body.WorkerId);
         var result = body.Result is { } element ? JsonSerializer.Serialize(element) : null;
         Require.MaxLength(result, "result", Require.MaxJsonFieldChars);
-        return Respond(response, await grains.GetGrain<IJobGrain>(jobId).CompleteAsync(worker, result, request.ExpectedVersion()));
+        return Respond(response, await grains.Get<IJobGrain>(jobId).CompleteAsync(worker, result, request.ExpectedVersion()));
     }
 
-    public static async Task<Ok<JobResponse>> Fail(string jobId, FailRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    public static async Task<Ok<JobResponse>> Fail(string jobId, FailRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         var worker = Require.Worker(body.WorkerId);
         var error = Require.Text(body.Error, "error", Require.MaxTextChars);
-        return Respond(response, await grains.GetGrain<IJobGrain>(jobId).FailAsync(worker, error, request.ExpectedVersion()));
+        return Respond(response, await grains.Get<IJobGrain>(jobId).FailAsync(worker, error, request.ExpectedVersion()));
     }
 
-    public static async Task<Ok<JobResponse>> Cancel(string jobId, IGrainFactory grains, HttpRequest request, HttpResponse response) =>
-        Respond(response, await grains.GetGrain<IJobGrain>(jobId).CancelAsync(request.ExpectedVersion()));
+    public static async Task<Ok<JobResponse>> Cancel(string jobId, GrainLookup grains, HttpRequest request, HttpResponse response) =>
+        Respond(response, await grains.Get<IJobGrain>(jobId).CancelAsync(request.ExpectedVersion()));
 
-    public static Task Events(string jobId, IGrainFactory grains, HttpContext http)
+    public static Task Events(string jobId, GrainLookup grains, HttpContext http)
     {
-        var job = grains.GetGrain<IJobGrain>(jobId);
+        var job = grains.Get<IJobGrain>(jobId);
         return SseRelay.RelayAsync(http, job.WaitForEventsAsync, JobResponse.From);
     }
 

@@ -39,24 +39,24 @@ public static class LectureApi
         return routes;
     }
 
-    public static async Task<Ok<LectureDefinitionResponse>> Put(string lectureId, PutLectureRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    public static async Task<Ok<LectureDefinitionResponse>> Put(string lectureId, PutLectureRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         var (title, topics) = Validate(body);
-        var lecture = await grains.GetGrain<ILectureCatalogGrain>(lectureId).PutAsync(title, topics, request.ExpectedVersion());
+        var lecture = await grains.Get<ILectureCatalogGrain>(lectureId).PutAsync(title, topics, request.ExpectedVersion());
         response.SetETag(lecture.Version);
         return TypedResults.Ok(new LectureDefinitionResponse(lecture.LectureId, lecture.Title, lecture.Topics.Select(TopicDto.From).ToList(), lecture.Version));
     }
 
-    public static async Task<Ok<LectureResponse>> Get(string lectureId, IGrainFactory grains, HttpResponse response)
+    public static async Task<Ok<LectureResponse>> Get(string lectureId, GrainLookup grains, HttpResponse response)
     {
-        var lecture = await grains.GetGrain<ILectureCatalogGrain>(lectureId).GetAsync();
+        var lecture = await grains.Get<ILectureCatalogGrain>(lectureId).GetAsync();
         response.SetETag(lecture.Version);
         return TypedResults.Ok(new LectureResponse(lecture.LectureId, lecture.Title, lecture.Topics.Select(TopicDto.From).ToList(), lecture.Version, lecture.Robots));
     }
 
     public static async Task<Results<Created<LectureSessionView>, Ok<LectureSessionView>>> StartSession(
         string lectureId, string robotId, StartSessionRequest body,
-        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, IGrainFactory grains, HttpResponse response)
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, GrainLookup grains, HttpResponse response)
     {
         var topicId = Require.Id(body.TopicId, "topicId");
         var language = Require.Text(body.Language, "language", 35);
@@ -72,20 +72,20 @@ public static class LectureApi
             : TypedResults.Ok(result.Session);
     }
 
-    public static async Task<Ok<LectureRunView>> GetRun(string lectureId, string robotId, IGrainFactory grains, HttpResponse response)
+    public static async Task<Ok<LectureRunView>> GetRun(string lectureId, string robotId, GrainLookup grains, HttpResponse response)
     {
         var run = await Run(grains, lectureId, robotId).GetAsync();
         response.SetETag(run.Version);
         return TypedResults.Ok(run);
     }
 
-    public static async Task<Ok<LectureSessionView>> GetSession(string lectureId, string robotId, string sessionId, IGrainFactory grains) =>
+    public static async Task<Ok<LectureSessionView>> GetSession(string lectureId, string robotId, string sessionId, GrainLookup grains) =>
         TypedResults.Ok(await Run(grains, lectureId, robotId).GetSessionAsync(sessionId));
 
-    public static async Task<Ok<LectureSessionView>> EndSession(string lectureId, string robotId, string sessionId, IGrainFactory grains) =>
+    public static async Task<Ok<LectureSessionView>> EndSession(string lectureId, string robotId, string sessionId, GrainLookup grains) =>
         TypedResults.Ok(await Run(grains, lectureId, robotId).EndSessionAsync(sessionId));
 
-    public static async Task<Ok<LectureRunView>> Command(string lectureId, string robotId, CommandRequest body, IGrainFactory grains, HttpRequest request, HttpResponse response)
+    public static async Task<Ok<LectureRunView>> Command(string lectureId, string robotId, CommandRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         if (!Enum.TryParse<LectureCommand>(body.Command, ignoreCase: true, out var command) || !Enum.IsDefined(command) || int.TryParse(body.Command, out _))
         {
@@ -97,11 +97,11 @@ public static class LectureApi
         return TypedResults.Ok(run);
     }
 
-    public static Task Events(string lectureId, string robotId, IGrainFactory grains, HttpContext http) =>
+    public static Task Events(string lectureId, string robotId, GrainLookup grains, HttpContext http) =>
         SseRelay.RelayAsync(http, Run(grains, lectureId, robotId).WaitForEventsAsync, change => (object?)change.Session ?? change.Run);
 
-    private static ILectureGrain Run(IGrainFactory grains, string lectureId, string robotId) =>
-        grains.GetGrain<ILectureGrain>(LectureKeys.Run(lectureId, robotId));
+    private static ILectureGrain Run(GrainLookup grains, string lectureId, string robotId) =>
+        grains.Get<ILectureGrain>(LectureKeys.Run(lectureId, robotId));
 
     private static (string Title, List<TopicDefinition> Topics) Validate(PutLectureRequest body)
     {
