@@ -84,8 +84,13 @@ public sealed class RedisModeTests(RedisServer redis)
             });
             var before = Ids.New("before");
             await (await api.Http.PostJson("/api/jobs", new { kind = "video", jobId = before })).Expect(HttpStatusCode.Created);
+            await (await api.Http.PostJson($"/api/jobs/{before}/start", new { workerId = "w1" })).Expect(HttpStatusCode.OK);
+            await (await api.Http.PostJson($"/api/jobs/{before}/progress", new { workerId = "w1", progress = 10 })).Expect(HttpStatusCode.OK);
 
             own.Stop();
+            // The grain is active and applies the change in memory first: the failed write must not leave it there.
+            await (await api.Http.PostJson($"/api/jobs/{before}/progress", new { workerId = "w1", progress = 50 }))
+                .ExpectProblem(HttpStatusCode.ServiceUnavailable, "storage_unavailable");
             var started = DateTime.UtcNow;
             await (await api.Http.PostJson("/api/jobs", new { kind = "video", jobId = Ids.New("during") }))
                 .ExpectProblem(HttpStatusCode.ServiceUnavailable, "storage_unavailable");
@@ -99,7 +104,8 @@ public sealed class RedisModeTests(RedisServer redis)
                 s => s == HttpStatusCode.Created, TimeSpan.FromSeconds(30), "writes succeed again after Redis returns");
             await Eventually.Poll(async () => (await api.Http.GetAsync("/health/ready")).StatusCode,
                 s => s == HttpStatusCode.OK, TimeSpan.FromSeconds(30), "ready again after Redis returns");
-            await (await api.Http.GetAsync($"/api/jobs/{before}")).Expect(HttpStatusCode.OK);
+            var job = await (await api.Http.GetAsync($"/api/jobs/{before}")).Expect(HttpStatusCode.OK);
+            Assert.Equal(10, job.GetProperty("progress").GetDouble());
             Assert.False(api.HasExited);
         }
         finally
