@@ -10,10 +10,13 @@ public static partial class IdValidation
 {
     public const string Pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
 
+    // \z, not $: in .NET "$" also matches before a final newline, which would let "id\n" through.
+    private const string StrictPattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\\z";
+
     private static readonly HashSet<string> IdNames =
         ["lectureId", "robotId", "sessionId", "roomCode", "playerId", "agentId", "userId", "jobId", "workerId"];
 
-    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(StrictPattern, RegexOptions.CultureInvariant)]
     private static partial Regex IdRegex();
 
     public static bool IsValid(string? id) => id is not null && IdRegex().IsMatch(id);

@@ -11,6 +11,9 @@ public static class LectureApi
     public const int MaxTopics = 200;
     public const int MaxContentsPerTopic = 1_000;
 
+    private static readonly Dictionary<string, LectureCommand> Commands =
+        Enum.GetValues<LectureCommand>().ToDictionary(c => c.ToString().ToLowerInvariant());
+
     public static IEndpointRouteBuilder MapLectureApi(this IEndpointRouteBuilder routes)
     {
         var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures")
@@ -87,7 +90,8 @@ public static class LectureApi
 
     public static async Task<Ok<LectureRunView>> Command(string lectureId, string robotId, CommandRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
-        if (!Enum.TryParse<LectureCommand>(body.Command, ignoreCase: true, out var command) || !Enum.IsDefined(command) || int.TryParse(body.Command, out _))
+        // An exact name only: Enum.TryParse would also take "3" or "pause,resume" (combined into another command).
+        if (body.Command is null || !Commands.TryGetValue(body.Command, out var command))
         {
             throw Require.Invalid("command", "command must be one of advance, pause, resume, question, answer, end.");
         }

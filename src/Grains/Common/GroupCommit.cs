@@ -12,8 +12,28 @@ namespace Lectures.Grains.Common;
 public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogger logger)
 {
     private TaskCompletionSource? _next;
+    private TaskCompletionSource? _inFlight;
     private bool _writing;
     private Exception? _broken;
+
+    /// <summary>A write failed: the in-memory state may hold changes that are not stored, so nothing may be answered from it.</summary>
+    public bool IsBroken => _broken is not null;
+
+    /// <summary>Throws <see cref="StorageUnavailableException"/> once a write has failed (the activation is being replaced).</summary>
+    public void EnsureUsable()
+    {
+        if (_broken is not null)
+        {
+            throw new StorageUnavailableException("The grain store could not be written; the change was not acknowledged.");
+        }
+    }
+
+    /// <summary>Completes when every change made before this call is durable: for answers read from the state.</summary>
+    public Task FlushAsync()
+    {
+        EnsureUsable();
+        return (_next ?? (_writing ? _inFlight : null))?.Task ?? Task.CompletedTask;
+    }
 
     public Task CommitAsync()
     {
@@ -41,6 +61,7 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
             {
                 // Changes made from here on belong to the next batch.
                 _next = null;
+                _inFlight = batch;
                 try
                 {
                     await state.SaveAsync(grain, logger);
@@ -61,6 +82,7 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
         finally
         {
             _writing = false;
+            _inFlight = null;
         }
     }
 }

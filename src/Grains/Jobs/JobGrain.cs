@@ -27,6 +27,8 @@ public sealed class JobGrain(
     private readonly EventLog<JobView> _events = new();
     private GroupCommit<JobState>? _commit;
     private bool _stallReminderRegistered;
+    // The job as last written: what event streams are answered from, so they never show a change that is not durable.
+    private JobView? _durable;
     private JobState S => state.State;
 
     // True once this activation has seen a sign of life itself; until then the stored heartbeat may lag by up to
@@ -37,6 +39,7 @@ public sealed class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _commit = new GroupCommit<JobState>(state, this, logger);
+        _durable = View();
         _persistedHeartbeat = S.LastHeartbeat;
         // The silo that held this job may have died; a reactivated processing job is checked at once.
         await FailIfStalledAsync();
@@ -44,12 +47,13 @@ public sealed class JobGrain(
 
     public async Task<CreateJobResult> CreateAsync(string kind, string? inputJson)
     {
+        _commit!.EnsureUsable();
         if (S.Exists)
         {
             if (S.Kind == kind && S.InputJson == inputJson)
             {
                 DomainMetrics.DuplicatesPrevented.Add(1);
-                return new CreateJobResult(false, View());
+                return new CreateJobResult(false, await ReadDurableAsync());
             }
 
             throw DomainException.Conflict(JobErrors.Exists, $"Job '{this.GetPrimaryKeyString()}' exists with another kind or input.");
@@ -65,15 +69,17 @@ public sealed class JobGrain(
 
     public Task<JobView> GetAsync()
     {
+        _commit!.EnsureUsable();
         EnsureExists();
-        return Task.FromResult(View());
+        return ReadDurableAsync();
     }
 
     public async Task<JobView> StartAsync(string workerId, long? expectedVersion = null)
     {
+        _commit!.EnsureUsable();
         if (CheckClaim(workerId, expectedVersion) is { } alreadyMine)
         {
-            return alreadyMine;
+            return await ReadDurableAsync(alreadyMine);
         }
 
         if (!_stallReminderRegistered)
@@ -85,7 +91,7 @@ public sealed class JobGrain(
             // Another call may have run while this one awaited: decide again on the state as it is now.
             if (CheckClaim(workerId, expectedVersion) is { } mine)
             {
-                return mine;
+                return await ReadDurableAsync(mine);
             }
         }
 
@@ -127,7 +133,7 @@ public sealed class JobGrain(
         if (progress < S.Progress)
         {
             DomainMetrics.JobProgressIgnored.Add(1);
-            return new ProgressResult(false, View());
+            return new ProgressResult(false, await ReadDurableAsync());
         }
 
         EnsureVersion(expectedVersion);
@@ -158,6 +164,11 @@ public sealed class JobGrain(
             _persistedHeartbeat = now;
             await _commit!.CommitAsync();
         }
+        else
+        {
+            // Not written (lazy), but the rest of what it shows must be: wait for any write in flight.
+            await _commit!.FlushAsync();
+        }
 
         return view;
     }
@@ -181,6 +192,7 @@ public sealed class JobGrain(
 
     public async Task<JobView> CancelAsync(long? expectedVersion = null)
     {
+        _commit!.EnsureUsable();
         EnsureExists();
         EnsureNotTerminal();
         EnsureVersion(expectedVersion);
@@ -190,7 +202,14 @@ public sealed class JobGrain(
     public Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait)
     {
         EnsureExists();
-        return _events.WaitAfterAsync(afterId, S.Version, () => new ChangeEvent<JobView>(S.Version, "status", View()), maxWait);
+        var durable = _durable!;
+        if (durable.Version == 0)
+        {
+            // Being created: nothing durable to stream yet.
+            throw DomainException.NotFound(JobErrors.NotFound, $"Job '{this.GetPrimaryKeyString()}' does not exist.");
+        }
+
+        return _events.WaitAfterAsync(afterId, durable.Version, () => new ChangeEvent<JobView>(_durable!.Version, "status", _durable), maxWait);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -242,13 +261,20 @@ public sealed class JobGrain(
     {
         try
         {
+            // Cleared first: a claim that interleaves while this awaits registers the reminder again itself.
+            _stallReminderRegistered = false;
             var reminder = await this.GetReminder(StallReminder);
-            if (reminder is not null)
+            if (reminder is not null && S.Status != JobStatus.Processing)
             {
                 await this.UnregisterReminder(reminder);
             }
 
-            _stallReminderRegistered = false;
+            // A claim may have run during the awaits and relied on the reminder just removed: put it back.
+            if (S.Status == JobStatus.Processing && !S.IsTerminal)
+            {
+                await this.RegisterOrUpdateReminder(StallReminder, _options.LazyHeartbeatWindow, _options.LazyHeartbeatWindow);
+                _stallReminderRegistered = true;
+            }
         }
         catch (Exception ex)
         {
@@ -267,7 +293,20 @@ public sealed class JobGrain(
         S.Version++;
         var view = View();
         await _commit!.CommitAsync();
+        if (view.Version > _durable!.Version)
+        {
+            _durable = view;
+        }
+
         _events.Append(view.Version, eventType, view);
+        return view;
+    }
+
+    /// <summary>The job as it is now, answered once everything it shows is durable (a write may be in flight).</summary>
+    private async Task<JobView> ReadDurableAsync(JobView? view = null)
+    {
+        view ??= View();
+        await _commit!.FlushAsync();
         return view;
     }
 
@@ -290,6 +329,7 @@ public sealed class JobGrain(
 
     private void EnsureReportable(string workerId)
     {
+        _commit!.EnsureUsable();
         EnsureExists();
         EnsureNotTerminal();
         if (S.Status == JobStatus.Queued)

@@ -30,9 +30,17 @@ public sealed class LectureGrain(
     ILogger<LectureGrain> logger) : Grain, ILectureGrain
 {
     private readonly EventLog<LectureChange> _events = new();
+    // The run as last written: event streams interleave with writes and must never show a change that is not durable.
+    private LectureRunView? _durable;
     private LectureRunRecord S => state.State;
     private string LectureId => LectureKeys.Parse(this.GetPrimaryKeyString()).LectureId;
     private string RobotId => LectureKeys.Parse(this.GetPrimaryKeyString()).RobotId;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _durable = View();
+        return Task.CompletedTask;
+    }
 
     public async Task<StartSessionResult> StartSessionAsync(string topicId, string language, string? idempotencyKey)
     {
@@ -112,10 +120,17 @@ public sealed class LectureGrain(
         return View();
     }
 
+    // Runs interleaved with a start or command that is awaiting its write: reads only the durable view.
     public Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait)
     {
-        EnsureRunExists();
-        return _events.WaitAfterAsync(afterId, S.Version, () => new ChangeEvent<LectureChange>(S.Version, "state", new LectureChange(View(), null)), maxWait);
+        var durable = _durable!;
+        if (durable.Sessions.Count == 0)
+        {
+            throw DomainException.NotFound(LectureErrors.RunNotFound, $"Robot '{RobotId}' has no run of lecture '{LectureId}'.");
+        }
+
+        return _events.WaitAfterAsync(afterId, durable.Version,
+            () => new ChangeEvent<LectureChange>(_durable!.Version, "state", new LectureChange(_durable, null)), maxWait);
     }
 
     /// <summary>The state machine of API.md; null when the command is not allowed in the state.</summary>
@@ -140,6 +155,7 @@ public sealed class LectureGrain(
         var first = S.Version + 1;
         S.Version += (sessionChange is null ? 0 : 1) + (stateChanged ? 1 : 0);
         await state.SaveAsync(this, logger);
+        _durable = View();
         if (sessionChange is not null)
         {
             _events.Append(first++, "session", sessionChange);
