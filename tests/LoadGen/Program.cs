@@ -92,6 +92,15 @@ catch (Exception e)
     verdict = Verdict.Fail($"verification failed: {e.Message}");
 }
 
+try
+{
+    await scenario.CleanUpAsync(http);
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"clean-up failed (the verdict stands): {e.Message}");
+}
+
 var summary = recorder.Summarize(scenario.Name, options, verdict);
 Console.WriteLine($"""
 

@@ -14,6 +14,12 @@ public interface IScenario
     Task<int> ExecuteAsync(HttpClient http, int client);
 
     Task<Verdict> VerifyAsync(HttpClient http);
+
+    /// <summary>
+    /// Leaves nothing running behind (a processing job keeps a stall reminder ticking), so one run does not load the
+    /// target for the next one.
+    /// </summary>
+    Task CleanUpAsync(HttpClient http) => Task.CompletedTask;
 }
 
 public sealed record Verdict(bool Ok, string Detail)

@@ -38,6 +38,9 @@ public class JobsProgressScenario(string runId) : IScenario
         return status;
     }
 
+    public async Task CleanUpAsync(HttpClient http) =>
+        await Http.ForEachAsync(_jobs.Length, i => http.PostAsync($"/api/jobs/{_jobs[i]}/complete", """{"workerId":"lg-worker"}"""), 200, 409);
+
     public virtual async Task<Verdict> VerifyAsync(HttpClient http)
     {
         var wrong = new ConcurrentBag<string>();

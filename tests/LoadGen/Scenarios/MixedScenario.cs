@@ -24,6 +24,12 @@ public sealed class MixedScenario(string runId) : IScenario
         _ => _lectures.ExecuteAsync(http, client),
     };
 
+    public async Task CleanUpAsync(HttpClient http)
+    {
+        await ((IScenario)_progress).CleanUpAsync(http);
+        await ((IScenario)_heartbeat).CleanUpAsync(http);
+    }
+
     public async Task<Verdict> VerifyAsync(HttpClient http)
     {
         var verdicts = new[] { await _progress.VerifyAsync(http), await _heartbeat.VerifyAsync(http), await _lectures.VerifyAsync(http) };
