@@ -13,7 +13,7 @@ namespace Lectures.Grains.Jobs;
 /// </summary>
 // Reentrant, safe by inspection: every method checks and changes state before its first await (StartAsync checks
 // again after registering its reminder) and only awaits the group commit afterwards, so an interleaved call always
-// sees a state that satisfies every rule; it may see a change whose write is still in flight, never a half-made one.
+// decides on a state that satisfies every rule, never a half-made one; it answers only once what it shows is written.
 [Reentrant]
 public sealed class JobGrain(
     [PersistentState("job")] IPersistentState<JobState> state,
