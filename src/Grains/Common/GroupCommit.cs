@@ -16,10 +16,10 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
     private bool _writing;
     private Exception? _broken;
 
-    /// <summary>A write failed: the in-memory state may hold changes that are not stored, so nothing may be answered from it.</summary>
-    public bool IsBroken => _broken is not null;
-
-    /// <summary>Throws <see cref="StorageUnavailableException"/> once a write has failed (the activation is being replaced).</summary>
+    /// <summary>
+    /// Throws <see cref="StorageUnavailableException"/> once a write has failed: the in-memory state may hold changes
+    /// that are not stored, so nothing may be answered from it while the activation is being replaced.
+    /// </summary>
     public void EnsureUsable()
     {
         if (_broken is not null)
