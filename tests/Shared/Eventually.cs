@@ -1,5 +1,6 @@
-namespace Lectures.Grains.Tests.Infrastructure;
+namespace Lectures.Testing;
 
+/// <summary>Shared by the test projects (linked as source): waiting on a condition with a deadline.</summary>
 public static class Eventually
 {
     /// <summary>Polls until <paramref name="condition"/> holds, failing at the deadline: never a blind sleep.</summary>
