@@ -1,23 +1,43 @@
+using System.Globalization;
 using Lectures.Grains.Common;
+using Microsoft.Net.Http.Headers;
 
 namespace Lectures.Api.Infrastructure;
 
+/// <summary>ETags are the quoted version of a resource. The only place that turns versions into header text and back.</summary>
 public static class ETagHeaders
 {
-    public static void SetETag(this HttpResponse response, long version) => response.Headers.ETag = ETags.Format(version);
+    public static string Format(long version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
+
+    public static void SetETag(this HttpResponse response, long version) => response.Headers.ETag = Format(version);
 
     /// <summary>
-    /// The version a mutation requires, from <c>If-Match</c>: none when the header is absent or <c>*</c>;
-    /// an ETag we never issued can match nothing, so it requires a version no resource has (the grain answers 412).
+    /// The <c>If-Match</c> condition (RFC 9110) from the framework's typed header: none when the header is absent or
+    /// <c>*</c>; otherwise the versions of its strong ETags. An ETag we never issued (weak, not a number) matches nothing.
     /// </summary>
-    public static long? ExpectedVersion(this HttpRequest request)
+    public static IfMatch? IfMatch(this HttpRequest request)
     {
-        var ifMatch = request.Headers.IfMatch.ToString();
-        if (string.IsNullOrWhiteSpace(ifMatch) || ifMatch.Trim() == "*")
+        if (!request.Headers.ContainsKey(HeaderNames.IfMatch))
         {
             return null;
         }
 
-        return ETags.TryParse(ifMatch, out var version) ? version : -1;
+        var tags = request.GetTypedHeaders().IfMatch;
+        if (tags.Any(t => t.Equals(EntityTagHeaderValue.Any)))
+        {
+            return null;
+        }
+
+        var versions = new List<long>();
+        foreach (var tag in tags)
+        {
+            var value = tag.Tag.AsSpan().Trim('"');
+            if (!tag.IsWeak && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+            {
+                versions.Add(version);
+            }
+        }
+
+        return new IfMatch(versions);
     }
 }

@@ -60,7 +60,10 @@ public static class Problems
         return writer.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });
     }
 
+    public static ValueTask WriteValidationAsync(HttpContext http, IDictionary<string, string[]> errors, string? detail = null) =>
+        WriteAsync(http, 400, "validation", "Validation failed", detail ?? "The request is not valid; see errors.",
+            new Dictionary<string, object?> { ["errors"] = errors });
+
     public static ValueTask WriteValidationAsync(HttpContext http, string field, string message) =>
-        WriteAsync(http, 400, "validation", "Validation failed", message,
-            new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [field] = [message] } });
+        WriteValidationAsync(http, new Dictionary<string, string[]> { [field] = [message] }, message);
 }

@@ -8,7 +8,7 @@ public static class Require
     public const int MaxTextChars = 8_000;
     public const int MaxJsonFieldChars = 64 * 1024;
 
-    public static DomainException Invalid(string field, string message) => DomainException.Validation(field, message);
+    public static DomainException Invalid(string field, string message) => DomainException.Invalid(field, message);
 
     public static string Text(string? value, string field, int maxLength)
     {

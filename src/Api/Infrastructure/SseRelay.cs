@@ -17,14 +17,14 @@ public static class SseRelay
 {
     private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(15);
 
-    public delegate Task<EventBatch<T>> Poll<T>(long afterId, TimeSpan maxWait);
+    public delegate Task<EventBatch<T>> Poll<T>(long afterId, TimeSpan maxWait, CancellationToken cancellationToken);
 
     public static async Task RelayAsync<T, TOut>(HttpContext http, Poll<T> poll, Func<T, TOut> map)
     {
         var afterId = long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), out var lastId) ? lastId : -1;
         var ct = http.RequestAborted;
         // The first poll does not wait, so an unknown resource is still answered with a 404 problem document.
-        var batch = await poll(afterId, TimeSpan.Zero);
+        var batch = await poll(afterId, TimeSpan.Zero, ct);
 
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         http.Response.ContentType = "text/event-stream";
@@ -48,7 +48,7 @@ public static class SseRelay
 
                 await http.Response.WriteAsync(text.Length == 0 ? ": keep-alive\n\n" : text.ToString(), ct);
                 await http.Response.Body.FlushAsync(ct);
-                batch = await poll(afterId, PollWait).WaitAsync(ct);
+                batch = await poll(afterId, PollWait, ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

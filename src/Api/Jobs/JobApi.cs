@@ -48,7 +48,7 @@ public static class JobApi
         Respond(response, await grains.Get<IJobGrain>(jobId).GetAsync());
 
     public static async Task<Ok<JobResponse>> Start(string jobId, WorkerRequest body, GrainLookup grains, HttpRequest request, HttpResponse response) =>
-        Respond(response, await grains.Get<IJobGrain>(jobId).StartAsync(Require.Worker(body.WorkerId), request.ExpectedVersion()));
+        Respond(response, await grains.Get<IJobGrain>(jobId).StartAsync(Require.Worker(body.WorkerId), request.IfMatch()));
 
     public static async Task<Ok<ProgressResponse>> Progress(string jobId, ProgressRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
@@ -59,7 +59,7 @@ public static class JobApi
         }
 
         Require.MaxLength(body.Message, "message", Require.MaxTextChars);
-        var result = await grains.Get<IJobGrain>(jobId).ReportProgressAsync(worker, progress, body.Message, request.ExpectedVersion());
+        var result = await grains.Get<IJobGrain>(jobId).ReportProgressAsync(worker, progress, body.Message, request.IfMatch());
         response.SetETag(result.Job.Version);
         return TypedResults.Ok(new ProgressResponse(result.Applied, JobResponse.From(result.Job)));
     }
@@ -72,18 +72,18 @@ public static class JobApi
         var worker = Require.Worker(body.WorkerId);
         var result = body.Result is { } element ? JsonSerializer.Serialize(element) : null;
         Require.MaxLength(result, "result", Require.MaxJsonFieldChars);
-        return Respond(response, await grains.Get<IJobGrain>(jobId).CompleteAsync(worker, result, request.ExpectedVersion()));
+        return Respond(response, await grains.Get<IJobGrain>(jobId).CompleteAsync(worker, result, request.IfMatch()));
     }
 
     public static async Task<Ok<JobResponse>> Fail(string jobId, FailRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         var worker = Require.Worker(body.WorkerId);
         var error = Require.Text(body.Error, "error", Require.MaxTextChars);
-        return Respond(response, await grains.Get<IJobGrain>(jobId).FailAsync(worker, error, request.ExpectedVersion()));
+        return Respond(response, await grains.Get<IJobGrain>(jobId).FailAsync(worker, error, request.IfMatch()));
     }
 
     public static async Task<Ok<JobResponse>> Cancel(string jobId, GrainLookup grains, HttpRequest request, HttpResponse response) =>
-        Respond(response, await grains.Get<IJobGrain>(jobId).CancelAsync(request.ExpectedVersion()));
+        Respond(response, await grains.Get<IJobGrain>(jobId).CancelAsync(request.IfMatch()));
 
     public static Task Events(string jobId, GrainLookup grains, HttpContext http)
     {

@@ -45,7 +45,7 @@ public static class LectureApi
     public static async Task<Ok<LectureDefinitionResponse>> Put(string lectureId, PutLectureRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         var (title, topics) = Validate(body);
-        var lecture = await grains.Get<ILectureCatalogGrain>(lectureId).PutAsync(title, topics, request.ExpectedVersion());
+        var lecture = await grains.Get<ILectureCatalogGrain>(lectureId).PutAsync(title, topics, request.IfMatch());
         response.SetETag(lecture.Version);
         return TypedResults.Ok(new LectureDefinitionResponse(lecture.LectureId, lecture.Title, lecture.Topics.Select(TopicDto.From).ToList(), lecture.Version));
     }
@@ -96,7 +96,7 @@ public static class LectureApi
             throw Require.Invalid("command", "command must be one of advance, pause, resume, question, answer, end.");
         }
 
-        var run = await Run(grains, lectureId, robotId).CommandAsync(command, request.ExpectedVersion());
+        var run = await Run(grains, lectureId, robotId).CommandAsync(command, request.IfMatch());
         response.SetETag(run.Version);
         return TypedResults.Ok(run);
     }

@@ -11,21 +11,21 @@ public interface IJobGrain : IGrainWithStringKey
 
     Task<JobView> GetAsync();
 
-    Task<JobView> StartAsync(string workerId, long? expectedVersion = null);
+    Task<JobView> StartAsync(string workerId, IfMatch? ifMatch = null);
 
-    Task<ProgressResult> ReportProgressAsync(string workerId, double progress, string? message, long? expectedVersion = null);
+    Task<ProgressResult> ReportProgressAsync(string workerId, double progress, string? message, IfMatch? ifMatch = null);
 
     Task<JobView> HeartbeatAsync(string workerId);
 
-    Task<JobView> CompleteAsync(string workerId, string? resultJson, long? expectedVersion = null);
+    Task<JobView> CompleteAsync(string workerId, string? resultJson, IfMatch? ifMatch = null);
 
-    Task<JobView> FailAsync(string workerId, string error, long? expectedVersion = null);
+    Task<JobView> FailAsync(string workerId, string error, IfMatch? ifMatch = null);
 
-    Task<JobView> CancelAsync(long? expectedVersion = null);
+    Task<JobView> CancelAsync(IfMatch? ifMatch = null);
 
     /// <summary>Events after <paramref name="afterId"/>; waits up to <paramref name="maxWait"/> for one when there are none yet.</summary>
     [AlwaysInterleave]
-    Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait);
+    Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default);
 }
 
 public enum JobStatus { Queued, Processing, Completed, Failed, Cancelled }

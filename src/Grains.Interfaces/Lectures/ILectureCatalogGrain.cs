@@ -1,9 +1,11 @@
+using Lectures.Grains.Common;
+
 namespace Lectures.Grains.Lectures;
 
 /// <summary>A lecture definition (key: lecture id) and the robots that have runs of it.</summary>
 public interface ILectureCatalogGrain : IGrainWithStringKey
 {
-    Task<LectureView> PutAsync(string title, IReadOnlyList<TopicDefinition> topics, long? expectedVersion = null);
+    Task<LectureView> PutAsync(string title, IReadOnlyList<TopicDefinition> topics, IfMatch? ifMatch = null);
 
     Task<LectureView> GetAsync();
 

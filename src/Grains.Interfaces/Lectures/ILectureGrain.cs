@@ -19,10 +19,10 @@ public interface ILectureGrain : IGrainWithStringKey
     /// <summary>Marks the session inactive; it stays in the run's history.</summary>
     Task<LectureSessionView> EndSessionAsync(string sessionId);
 
-    Task<LectureRunView> CommandAsync(LectureCommand command, long? expectedVersion = null);
+    Task<LectureRunView> CommandAsync(LectureCommand command, IfMatch? ifMatch = null);
 
     [AlwaysInterleave]
-    Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait);
+    Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default);
 }
 
 public enum LectureRunState { Idle, Presenting, Paused, Qna, Ended }

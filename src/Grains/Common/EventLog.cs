@@ -44,11 +44,22 @@ public sealed class EventLog<T>(int capacity = 128)
     /// The events after <paramref name="afterId"/>; a snapshot event when the log cannot prove it holds every one of them;
     /// waits up to <paramref name="maxWait"/> when the client is current.
     /// </summary>
-    public async Task<EventBatch<T>> WaitAfterAsync(long afterId, long currentId, Func<ChangeEvent<T>> snapshot, TimeSpan maxWait)
+    public async Task<EventBatch<T>> WaitAfterAsync(long afterId, long currentId, Func<ChangeEvent<T>> snapshot, TimeSpan maxWait,
+        CancellationToken cancellationToken = default)
     {
-        if (currentId <= afterId)
+        if (currentId <= afterId && maxWait > TimeSpan.Zero)
         {
-            await Task.WhenAny(_changed.Task, Task.Delay(maxWait));
+            // A caller that goes away (its cancellation reaches the grain) frees this call at once.
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(maxWait);
+            try
+            {
+                await _changed.Task.WaitAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Waited the whole maxWait: answer that nothing changed.
+            }
         }
 
         return After(afterId, snapshot);

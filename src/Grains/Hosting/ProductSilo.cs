@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Providers;
@@ -87,10 +88,19 @@ public static class ProductSilo
         return silo;
     }
 
+    /// <summary>
+    /// Binds <typeparamref name="TOptions"/> from <paramref name="section"/> and validates it (DataAnnotations and
+    /// <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>) when the host starts, before the silo
+    /// joins the cluster: a bad value stops the process with a message naming the key instead of failing requests later.
+    /// </summary>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IServiceCollection services, IConfiguration configuration, string section)
+        where TOptions : class =>
+        services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
+
     /// <summary>Options and services the grains need; also used by test clusters that bring their own storage.</summary>
     public static IServiceCollection AddProductGrainServices(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section));
+        services.AddValidatedOptions<JobOptions>(configuration, JobOptions.Section);
         services.AddSingleton(TimeProvider.System);
         return services;
     }

@@ -74,10 +74,10 @@ public sealed class JobGrain(
         return ReadDurableAsync();
     }
 
-    public async Task<JobView> StartAsync(string workerId, long? expectedVersion = null)
+    public async Task<JobView> StartAsync(string workerId, IfMatch? ifMatch = null)
     {
         _commit!.EnsureUsable();
-        if (CheckClaim(workerId, expectedVersion) is { } alreadyMine)
+        if (CheckClaim(workerId, ifMatch) is { } alreadyMine)
         {
             return await ReadDurableAsync(alreadyMine);
         }
@@ -89,7 +89,7 @@ public sealed class JobGrain(
             await this.RegisterOrUpdateReminder(StallReminder, _options.LazyHeartbeatWindow, _options.LazyHeartbeatWindow);
             _stallReminderRegistered = true;
             // Another call may have run while this one awaited: decide again on the state as it is now.
-            if (CheckClaim(workerId, expectedVersion) is { } mine)
+            if (CheckClaim(workerId, ifMatch) is { } mine)
             {
                 return await ReadDurableAsync(mine);
             }
@@ -106,7 +106,7 @@ public sealed class JobGrain(
     }
 
     /// <summary>Null when the job can be claimed; the job when this worker holds it already; throws otherwise.</summary>
-    private JobView? CheckClaim(string workerId, long? expectedVersion)
+    private JobView? CheckClaim(string workerId, IfMatch? ifMatch)
     {
         EnsureExists();
         EnsureNotTerminal();
@@ -118,16 +118,16 @@ public sealed class JobGrain(
                 : throw DomainException.Conflict(JobErrors.Claimed, "Job is claimed by another worker.");
         }
 
-        EnsureVersion(expectedVersion);
+        IfMatch.Ensure(ifMatch, S.Version);
         return null;
     }
 
-    public async Task<ProgressResult> ReportProgressAsync(string workerId, double progress, string? message, long? expectedVersion = null)
+    public async Task<ProgressResult> ReportProgressAsync(string workerId, double progress, string? message, IfMatch? ifMatch = null)
     {
         EnsureReportable(workerId);
         if (progress is < 0 or > 100 || double.IsNaN(progress))
         {
-            throw DomainException.Validation("progress", "progress must be between 0 and 100.");
+            throw DomainException.Invalid("progress", "progress must be between 0 and 100.");
         }
 
         if (progress < S.Progress)
@@ -136,7 +136,7 @@ public sealed class JobGrain(
             return new ProgressResult(false, await ReadDurableAsync());
         }
 
-        EnsureVersion(expectedVersion);
+        IfMatch.Ensure(ifMatch, S.Version);
         S.Progress = progress;
         S.Message = message ?? S.Message;
         S.LastHeartbeat = clock.GetUtcNow();
@@ -173,33 +173,33 @@ public sealed class JobGrain(
         return view;
     }
 
-    public async Task<JobView> CompleteAsync(string workerId, string? resultJson, long? expectedVersion = null)
+    public async Task<JobView> CompleteAsync(string workerId, string? resultJson, IfMatch? ifMatch = null)
     {
         EnsureReportable(workerId);
-        EnsureVersion(expectedVersion);
+        IfMatch.Ensure(ifMatch, S.Version);
         S.Progress = 100;
         S.ResultJson = resultJson;
         return await FinishAsync(JobStatus.Completed);
     }
 
-    public async Task<JobView> FailAsync(string workerId, string error, long? expectedVersion = null)
+    public async Task<JobView> FailAsync(string workerId, string error, IfMatch? ifMatch = null)
     {
         EnsureReportable(workerId);
-        EnsureVersion(expectedVersion);
+        IfMatch.Ensure(ifMatch, S.Version);
         S.Error = error;
         return await FinishAsync(JobStatus.Failed);
     }
 
-    public async Task<JobView> CancelAsync(long? expectedVersion = null)
+    public async Task<JobView> CancelAsync(IfMatch? ifMatch = null)
     {
         _commit!.EnsureUsable();
         EnsureExists();
         EnsureNotTerminal();
-        EnsureVersion(expectedVersion);
+        IfMatch.Ensure(ifMatch, S.Version);
         return await FinishAsync(JobStatus.Cancelled);
     }
 
-    public Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait)
+    public Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default)
     {
         EnsureExists();
         var durable = _durable!;
@@ -209,7 +209,7 @@ public sealed class JobGrain(
             throw DomainException.NotFound(JobErrors.NotFound, $"Job '{this.GetPrimaryKeyString()}' does not exist.");
         }
 
-        return _events.WaitAfterAsync(afterId, durable.Version, () => new ChangeEvent<JobView>(_durable!.Version, "status", _durable), maxWait);
+        return _events.WaitAfterAsync(afterId, durable.Version, () => new ChangeEvent<JobView>(_durable!.Version, "status", _durable), maxWait, cancellationToken);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -340,14 +340,6 @@ public sealed class JobGrain(
         if (S.WorkerId != workerId)
         {
             throw DomainException.Conflict(JobErrors.NotOwner, "Job is owned by another worker.");
-        }
-    }
-
-    private void EnsureVersion(long? expectedVersion)
-    {
-        if (expectedVersion is { } expected && expected != S.Version)
-        {
-            throw DomainException.PreconditionFailed(ETags.Format(S.Version));
         }
     }
 

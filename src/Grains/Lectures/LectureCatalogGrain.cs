@@ -19,12 +19,9 @@ public sealed class LectureCatalogGrain(
 {
     private LectureCatalogState S => state.State;
 
-    public async Task<LectureView> PutAsync(string title, IReadOnlyList<TopicDefinition> topics, long? expectedVersion = null)
+    public async Task<LectureView> PutAsync(string title, IReadOnlyList<TopicDefinition> topics, IfMatch? ifMatch = null)
     {
-        if (expectedVersion is { } expected && expected != S.Version)
-        {
-            throw DomainException.PreconditionFailed(ETags.Format(S.Version));
-        }
+        IfMatch.Ensure(ifMatch, S.Version);
 
         S.Exists = true;
         S.Title = title;

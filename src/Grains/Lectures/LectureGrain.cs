@@ -104,13 +104,10 @@ public sealed class LectureGrain(
         return ended;
     }
 
-    public async Task<LectureRunView> CommandAsync(LectureCommand command, long? expectedVersion = null)
+    public async Task<LectureRunView> CommandAsync(LectureCommand command, IfMatch? ifMatch = null)
     {
         EnsureRunExists();
-        if (expectedVersion is { } expected && expected != S.Version)
-        {
-            throw DomainException.PreconditionFailed(ETags.Format(S.Version));
-        }
+        IfMatch.Ensure(ifMatch, S.Version);
 
         (S.State, S.Position) = Transition(S.State, S.Position, S.ContentCount, command)
             ?? throw DomainException.Conflict(LectureErrors.InvalidTransition,
@@ -121,7 +118,7 @@ public sealed class LectureGrain(
     }
 
     // Runs interleaved with a start or command that is awaiting its write: reads only the durable view.
-    public Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait)
+    public Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default)
     {
         var durable = _durable!;
         if (durable.Sessions.Count == 0)
@@ -130,7 +127,7 @@ public sealed class LectureGrain(
         }
 
         return _events.WaitAfterAsync(afterId, durable.Version,
-            () => new ChangeEvent<LectureChange>(_durable!.Version, "state", new LectureChange(_durable, null)), maxWait);
+            () => new ChangeEvent<LectureChange>(_durable!.Version, "state", new LectureChange(_durable, null)), maxWait, cancellationToken);
     }
 
     /// <summary>The state machine of API.md; null when the command is not allowed in the state.</summary>

@@ -87,7 +87,7 @@ public sealed class JobGrainTests(ClusterFixture fixture)
         {
             var refused = await Assert.ThrowsAsync<DomainException>(mutation);
             Assert.Equal(JobErrors.Terminal, refused.Code);
-            Assert.Equal(409, refused.Status);
+            Assert.Equal(RefusalKind.Conflict, refused.Kind);
         }
 
         Assert.Equal(terminal, await job.GetAsync());
@@ -154,10 +154,10 @@ public sealed class JobGrainTests(ClusterFixture fixture)
     {
         var job = await StartedJob();
         var current = await job.GetAsync();
-        await job.ReportProgressAsync("w1", 10, null, expectedVersion: current.Version);
+        await job.ReportProgressAsync("w1", 10, null, ifMatch: new IfMatch([current.Version]));
 
-        var stale = await Assert.ThrowsAsync<DomainException>(() => job.ReportProgressAsync("w1", 20, null, expectedVersion: current.Version));
-        Assert.Equal(412, stale.Status);
+        var stale = await Assert.ThrowsAsync<DomainException>(() => job.ReportProgressAsync("w1", 20, null, ifMatch: new IfMatch([current.Version])));
+        Assert.Equal(RefusalKind.PreconditionFailed, stale.Kind);
         Assert.Equal(10, (await job.GetAsync()).Progress);
     }
 
@@ -169,7 +169,7 @@ public sealed class JobGrainTests(ClusterFixture fixture)
         var window = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, ClusterFixture.HeartbeatTimeout.Ticks / 3));
 
         // Nobody reads the job while it goes silent: the only reader is the event stream, which waits for a change.
-        var batch = await job.WaitForEventsAsync((await job.GetAsync()).Version, ClusterFixture.HeartbeatTimeout * 4);
+        var batch = await job.WaitForEventsAsync((await job.GetAsync()).Version, ClusterFixture.HeartbeatTimeout * 4, CancellationToken.None);
         var stalled = await job.GetAsync();
         var detectedAfter = DateTimeOffset.UtcNow - started;
 
@@ -205,7 +205,7 @@ public sealed class JobGrainTests(ClusterFixture fixture)
             await job.ReportProgressAsync("w1", p, null);
         }
 
-        var batch = await job.WaitForEventsAsync(seen, TimeSpan.Zero);
+        var batch = await job.WaitForEventsAsync(seen, TimeSpan.Zero, CancellationToken.None);
 
         Assert.Equal(Enumerable.Range((int)seen + 1, 5).Select(i => (long)i), batch.Events.Select(e => e.Id));
         Assert.Equal([10.0, 20, 30, 40, 50], batch.Events.Select(e => e.Data.Progress));

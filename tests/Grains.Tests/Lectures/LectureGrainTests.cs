@@ -144,7 +144,7 @@ public sealed class LectureGrainTests(ClusterFixture fixture)
         else
         {
             var refused = await Assert.ThrowsAsync<DomainException>(() => run.CommandAsync(command));
-            Assert.Equal((409, LectureErrors.InvalidTransition), (refused.Status, refused.Code));
+            Assert.Equal((RefusalKind.Conflict, LectureErrors.InvalidTransition), (refused.Kind, refused.Code));
             Assert.Equal(from.ToString().ToLowerInvariant(), refused.Extensions!["state"]);
             Assert.Equal(command.ToString().ToLowerInvariant(), refused.Extensions["command"]);
             Same.Equal(before, await run.GetAsync());
@@ -249,10 +249,10 @@ public sealed class LectureGrainTests(ClusterFixture fixture)
         var run = Run(lectureId, "robot");
         await run.StartSessionAsync("t2", "en", null);
         var seen = await run.GetAsync();
-        await run.CommandAsync(LectureCommand.Advance, seen.Version);
+        await run.CommandAsync(LectureCommand.Advance, new IfMatch([seen.Version]));
 
-        var stale = await Assert.ThrowsAsync<DomainException>(() => run.CommandAsync(LectureCommand.Pause, seen.Version));
-        Assert.Equal(412, stale.Status);
+        var stale = await Assert.ThrowsAsync<DomainException>(() => run.CommandAsync(LectureCommand.Pause, new IfMatch([seen.Version])));
+        Assert.Equal(RefusalKind.PreconditionFailed, stale.Kind);
         Assert.Equal(LectureRunState.Presenting, (await run.GetAsync()).State);
     }
 }
