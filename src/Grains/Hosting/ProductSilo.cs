@@ -78,6 +78,7 @@ public static class ProductSilo
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.AddDashboard();
         silo.Services.AddProductGrainServices(configuration);
+        silo.Services.AddBoundedShutdown();
         return silo;
     }
 
