@@ -43,6 +43,8 @@ public static class ApiSetup
         // Bad bodies throw, so the exception handler answers them with a problem document that says what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCode);
+        // Request records declare their rules (DataAnnotations, IValidatableObject); the framework checks them before a handler runs.
+        builder.Services.AddValidation();
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
         builder.Services.AddSingleton<GrainLookup>();
@@ -62,7 +64,6 @@ public static class ApiSetup
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseIdValidation();
         return app;
     }
 
