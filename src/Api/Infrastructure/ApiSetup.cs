@@ -11,9 +11,17 @@ using Scalar.AspNetCore;
 
 namespace Lectures.Api.Infrastructure;
 
+/// <summary>Bound from <c>Api</c>.</summary>
+public sealed class ApiOptions
+{
+    public const string Section = "Api";
+
+    [System.ComponentModel.DataAnnotations.Range(1024L, 64L * 1024 * 1024, ErrorMessage = "Api:MaxBodyBytes must be from 1024 to 67108864.")]
+    public long MaxBodyBytes { get; set; } = 256 * 1024;
+}
+
 public static class ApiSetup
 {
-    public const long DefaultMaxBodyBytes = 256 * 1024;
 
     /// <summary>The API silo: Orleans (shared configuration), JSON, problem details, OpenAPI, health, metrics.</summary>
     public static WebApplicationBuilder AddApiSilo(this WebApplicationBuilder builder)
@@ -30,7 +38,7 @@ public static class ApiSetup
             builder.UseOrleans(silo => silo.ConfigureProductSilo(builder.Configuration, log));
         }
 
-        var maxBody = builder.Configuration.GetValue("Api:MaxBodyBytes", DefaultMaxBodyBytes);
+        var maxBody = StartupOptions.Read<ApiOptions>(builder.Configuration, ApiOptions.Section).MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = maxBody);
 
