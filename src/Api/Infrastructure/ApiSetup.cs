@@ -56,7 +56,7 @@ public static class ApiSetup
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
         builder.Services.AddSingleton<GrainLookup>();
-        builder.Services.AddOpenApi();
+        builder.Services.AddProductOpenApi();
         builder.Services.AddSingleton<RedisHealthConnection>();
         builder.Services.AddHealthChecks()
             .AddCheck<SiloReadyCheck>("silo", tags: ["ready"])

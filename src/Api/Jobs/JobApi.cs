@@ -10,24 +10,24 @@ public static class JobApi
 {
     public static IEndpointRouteBuilder MapJobApi(this IEndpointRouteBuilder routes)
     {
-        var jobs = routes.MapGroup("/api/jobs").WithTags("Jobs").ValidateIds()
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var jobs = routes.MapGroup("/api/jobs").WithTags("Jobs").ValidateIds();
+        string[] reported = ["404 job.not_found", "409 job.terminal", "409 job.not_owner", "409 job.not_started", .. OpenApiConventions.Body];
 
-        jobs.MapPost("/", Create).ProducesProblem(StatusCodes.Status409Conflict)
-            .WithSummary("Create a job (idempotent on jobId: same kind and input answers 200, other content 409 job.exists)");
-        jobs.MapGet("/{jobId}", Get).ProducesProblem(StatusCodes.Status404NotFound);
-        jobs.MapPost("/{jobId}/start", Start).WithSummary("Claim the job for a worker; exactly one worker wins (409 job.claimed)")
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/progress", Progress).WithSummary("Report progress 0..100; a value lower than the stored one answers applied:false")
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/heartbeat", Heartbeat).WithSummary("Worker heartbeat; persisted lazily (at most Jobs:HeartbeatTimeout / 3 late)")
-            .ProducesProblem(StatusCodes.Status409Conflict);
-        jobs.MapPost("/{jobId}/complete", Complete).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/fail", Fail).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/cancel", Cancel).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapGet("/{jobId}/events", Events).WithSummary("Server-Sent Events: progress, status. Resume with Last-Event-ID.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        jobs.MapPost("/", Create).Describe("createJob",
+            "Create a job (idempotent on jobId: the same kind and input answer 200)", ["409 job.exists", .. OpenApiConventions.Body]);
+        jobs.MapGet("/{jobId}", Get).Describe("getJob", "Get a job", "404 job.not_found");
+        jobs.MapPost("/{jobId}/start", Start).Describe("startJob", "Claim the job for a worker; exactly one worker wins",
+            ["404 job.not_found", "409 job.claimed", "409 job.terminal", "412 precondition_failed", .. OpenApiConventions.Body]);
+        jobs.MapPost("/{jobId}/progress", Progress).Describe("reportJobProgress",
+            "Report progress 0 to 100; a value lower than the stored one answers applied:false", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/heartbeat", Heartbeat).Describe("heartbeatJob",
+            "Worker heartbeat; persisted lazily (at most Jobs:HeartbeatTimeout / 3 late)", reported);
+        jobs.MapPost("/{jobId}/complete", Complete).Describe("completeJob", "Complete the job with its result", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/fail", Fail).Describe("failJob", "Fail the job with an error", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/cancel", Cancel).Describe("cancelJob", "Cancel the job",
+            "404 job.not_found", "409 job.terminal", "412 precondition_failed");
+        jobs.MapGet("/{jobId}/events", Events).EventStream().Describe("streamJobEvents",
+            "Server-Sent Events: progress, status; resume with Last-Event-ID", "404 job.not_found");
         return routes;
     }
 

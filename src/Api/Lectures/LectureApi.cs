@@ -17,29 +17,24 @@ public static class LectureApi
 
     public static IEndpointRouteBuilder MapLectureApi(this IEndpointRouteBuilder routes)
     {
-        var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures").ValidateIds()
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures").ValidateIds();
 
-        lectures.MapPut("/{lectureId}", Put).WithSummary("Create or replace a lecture definition (If-Match supported)")
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        lectures.MapGet("/{lectureId}", Get).WithSummary("The definition and the robots that have runs of it")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+        lectures.MapPut("/{lectureId}", Put).Describe("putLecture", "Create or replace a lecture definition (If-Match supported)",
+            ["412 precondition_failed", .. OpenApiConventions.Body]);
+        lectures.MapGet("/{lectureId}", Get).Describe("getLecture", "The definition and the robots that have runs of it", "404 lecture.not_found");
 
         var run = lectures.MapGroup("/{lectureId}/robots/{robotId}");
-        run.MapPost("/sessions", StartSession)
-            .WithSummary("Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapGet("", GetRun).ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapGet("/sessions/{sessionId}", GetSession).ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapDelete("/sessions/{sessionId}", EndSession).WithSummary("End a session; it stays in the run's history, inactive")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapPost("/commands", Command).WithSummary("advance, pause, resume, question, answer or end (If-Match supported)")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        run.MapGet("/events", Events).WithSummary("Server-Sent Events: state, session. Resume with Last-Event-ID.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        run.MapPost("/sessions", StartSession).Describe("startLectureSession",
+            "Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session",
+            ["404 lecture.not_found", "404 lecture.topic_not_found", .. OpenApiConventions.Body]);
+        run.MapGet("", GetRun).Describe("getLectureRun", "The run of a robot on a lecture: state, position and sessions", "404 lecture.run_not_found");
+        run.MapGet("/sessions/{sessionId}", GetSession).Describe("getLectureSession", "A session with its contents", "404 lecture.session_not_found");
+        run.MapDelete("/sessions/{sessionId}", EndSession).Describe("endLectureSession",
+            "End a session; it stays in the run's history, inactive", "404 lecture.session_not_found");
+        run.MapPost("/commands", Command).Describe("sendLectureCommand", "advance, pause, resume, question, answer or end (If-Match supported)",
+            ["404 lecture.run_not_found", "409 lecture.invalid_transition", "412 precondition_failed", .. OpenApiConventions.Body]);
+        run.MapGet("/events", Events).EventStream().Describe("streamLectureRunEvents",
+            "Server-Sent Events: state, session; resume with Last-Event-ID", "404 lecture.run_not_found");
         return routes;
     }
 
