@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using Lectures.Api.Infrastructure;
+using Lectures.Api.Security;
 using Lectures.Grains.Common;
 using Lectures.Grains.Lectures;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,21 +21,21 @@ public static class LectureApi
     {
         var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures").ValidateIds();
 
-        lectures.MapPut("/{lectureId}", Put).Describe("putLecture", "Create or replace a lecture definition (If-Match supported)",
+        lectures.MapPut("/{lectureId}", Put).RequireAuthorization(Access.Client).Describe("putLecture", "Create or replace a lecture definition (If-Match supported)",
             ["412 precondition_failed", .. OpenApiConventions.Body]);
-        lectures.MapGet("/{lectureId}", Get).Describe("getLecture", "The definition and the robots that have runs of it", "404 lecture.not_found");
+        lectures.MapGet("/{lectureId}", Get).RequireAuthorization(Access.ReadLectures).Describe("getLecture", "The definition and the robots that have runs of it", "404 lecture.not_found");
 
         var run = lectures.MapGroup("/{lectureId}/robots/{robotId}");
-        run.MapPost("/sessions", StartSession).Describe("startLectureSession",
+        run.MapPost("/sessions", StartSession).RequireAuthorization(Access.Robot).Describe("startLectureSession",
             "Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session",
             ["404 lecture.not_found", "404 lecture.topic_not_found", .. OpenApiConventions.Body]);
-        run.MapGet("", GetRun).Describe("getLectureRun", "The run of a robot on a lecture: state, position and sessions", "404 lecture.run_not_found");
-        run.MapGet("/sessions/{sessionId}", GetSession).Describe("getLectureSession", "A session with its contents", "404 lecture.session_not_found");
-        run.MapDelete("/sessions/{sessionId}", EndSession).Describe("endLectureSession",
+        run.MapGet("", GetRun).RequireAuthorization(Access.ReadRuns).Describe("getLectureRun", "The run of a robot on a lecture: state, position and sessions", "404 lecture.run_not_found");
+        run.MapGet("/sessions/{sessionId}", GetSession).RequireAuthorization(Access.ReadRuns).Describe("getLectureSession", "A session with its contents", "404 lecture.session_not_found");
+        run.MapDelete("/sessions/{sessionId}", EndSession).RequireAuthorization(Access.Robot).Describe("endLectureSession",
             "End a session; it stays in the run's history, inactive", "404 lecture.session_not_found");
-        run.MapPost("/commands", Command).Describe("sendLectureCommand", "advance, pause, resume, question, answer or end (If-Match supported)",
+        run.MapPost("/commands", Command).RequireAuthorization(Access.Robot).Describe("sendLectureCommand", "advance, pause, resume, question, answer or end (If-Match supported)",
             ["404 lecture.run_not_found", "409 lecture.invalid_transition", "412 precondition_failed", .. OpenApiConventions.Body]);
-        run.MapGet("/events", Events).EventStream().Describe("streamLectureRunEvents",
+        run.MapGet("/events", Events).RequireAuthorization(Access.ReadRuns).EventStream().Describe("streamLectureRunEvents",
             "Server-Sent Events: state, session; resume with Last-Event-ID", "404 lecture.run_not_found");
         return routes;
     }

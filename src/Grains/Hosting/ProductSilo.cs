@@ -78,7 +78,8 @@ public static class ProductSilo
         });
         // Stall detection ticks every HeartbeatTimeout / 3 (5 s by default), below Orleans' one-minute default floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
-        silo.AddDashboard();
+        // The dashboard's live log stream shows every log line of the silo: off unless an operator turns it on.
+        silo.AddDashboard(o => o.HideTrace = !configuration.GetValue("Dashboard:LiveLog", false));
         silo.Services.AddProductGrainServices(configuration);
         silo.Services.AddBoundedShutdown();
         return silo;
