@@ -118,7 +118,7 @@ public sealed class JobFailurePathTests(ClusterFixture fixture)
     [Fact]
     public async Task A_report_answered_503_is_never_stored()
     {
-        for (var round = 0; round < 10; round++)
+        for (var round = 0; round < 30; round++)
         {
             var job = await StartedJob();
             var gate = WriteGate.Of(job);
