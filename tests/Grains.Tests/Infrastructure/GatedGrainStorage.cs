@@ -26,7 +26,7 @@ public sealed class GatedGrainStorage(IGrainStorageSerializer serializer, IActiv
     {
         var payload = serializer.Serialize(grainState.State);
         var gate = WriteGate.Find(grainId);
-        var recorded = gate is null ? -1 : await gate.EnterAsync(payload.ToString());
+        var recorded = gate is null ? -1 : await gate.EnterAsync(stateName, payload.ToString());
 
         var written = new GrainState<T>(serializer.Deserialize<T>(payload), grainState.ETag);
         await _store.WriteStateAsync(stateName, grainId, written);
@@ -51,7 +51,7 @@ public sealed class WriteGate
 {
     private static readonly ConcurrentDictionary<GrainId, WriteGate> Gates = new();
 
-    private readonly ConcurrentQueue<HeldWrite?> _steps = new();
+    private readonly ConcurrentQueue<(string? StateName, HeldWrite? Step)> _steps = new();
     private readonly List<Write> _writes = [];
 
     /// <summary>The gate of <paramref name="grain"/>; from now on its writes are recorded.</summary>
@@ -71,33 +71,38 @@ public sealed class WriteGate
         }
     }
 
-    /// <summary>The JSON last stored for the grain (what a reload would read), or null.</summary>
+    /// <summary>The JSON last stored for the grain's state (what a reload would read), or null.</summary>
     public string? Stored => Writes.LastOrDefault(w => w.IsStored)?.Json;
 
-    /// <summary>The next write (after the steps already queued) passes.</summary>
-    public void PassNext() => _steps.Enqueue(null);
+    /// <summary>The JSON last stored for the grain's state named <paramref name="stateName"/>, or null.</summary>
+    public string? StoredOf(string stateName) => Writes.LastOrDefault(w => w.IsStored && w.StateName == stateName)?.Json;
+
+    /// <summary>The next write (after the steps already queued) passes. With a state name, only a write of that state counts.</summary>
+    public void PassNext(string? stateName = null) => _steps.Enqueue((stateName, null));
 
     /// <summary>The next write (after the steps already queued) waits until the test releases or fails it.</summary>
-    public HeldWrite HoldNext()
+    public HeldWrite HoldNext(string? stateName = null)
     {
         var held = new HeldWrite();
-        _steps.Enqueue(held);
+        _steps.Enqueue((stateName, held));
         return held;
     }
 
     /// <summary>The next write (after the steps already queued) throws.</summary>
-    public void FailNext()
+    public void FailNext(string? stateName = null)
     {
         var failing = new HeldWrite();
         failing.Fail();
-        _steps.Enqueue(failing);
+        _steps.Enqueue((stateName, failing));
     }
 
     /// <summary>Records the write and applies the next step; returns the write's index in <see cref="Writes"/>.</summary>
-    internal async Task<int> EnterAsync(string json)
+    internal async Task<int> EnterAsync(string stateName, string json)
     {
-        var index = Record(json);
-        if (_steps.TryDequeue(out var step) && step is not null)
+        var index = Record(stateName, json);
+        // A grain's writes are not concurrent (one in flight at a time), so peek-then-take does not race.
+        if (_steps.TryPeek(out var next) && (next.StateName is null || next.StateName == stateName)
+            && _steps.TryDequeue(out var taken) && taken.Step is { } step)
         {
             step.Arrive(json);
             try
@@ -126,16 +131,16 @@ public sealed class WriteGate
         }
     }
 
-    private int Record(string json)
+    private int Record(string stateName, string json)
     {
         lock (_writes)
         {
-            _writes.Add(new Write(json, IsStored: false, Failed: false));
+            _writes.Add(new Write(stateName, json, IsStored: false, Failed: false));
             return _writes.Count - 1;
         }
     }
 
-    public sealed record Write(string Json, bool IsStored, bool Failed);
+    public sealed record Write(string StateName, string Json, bool IsStored, bool Failed);
 }
 
 /// <summary>A write the test holds in flight: <see cref="Reached"/> completes when the write arrives with its payload.</summary>
