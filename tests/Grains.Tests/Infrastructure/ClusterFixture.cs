@@ -18,10 +18,12 @@ namespace Lectures.Grains.Tests.Infrastructure;
 public sealed class ClusterFixture : IAsyncLifetime
 {
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromSeconds(2);
 
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
         ["Jobs:HeartbeatTimeout"] = HeartbeatTimeout.ToString(),
+        ["Lectures:IdempotencyWindow"] = IdempotencyWindow.ToString(),
     };
 
     public InProcessTestCluster Cluster { get; } = new InProcessTestClusterBuilder(2)
