@@ -1,3 +1,4 @@
+using Lectures.Grains.Hosting;
 using Lectures.Api.Infrastructure;
 using Lectures.Api.Jobs;
 using Lectures.Api.Lectures;
@@ -10,6 +11,6 @@ app.UseApiPipeline();
 app.MapOperations();
 app.MapJobApi();
 app.MapLectureApi();
-app.Run();
+await app.RunBoundedAsync();
 
 public partial class Program;

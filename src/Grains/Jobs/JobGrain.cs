@@ -20,7 +20,7 @@ public sealed class JobGrain(
     TimeProvider clock,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
-    private readonly EventLog<JobView> _events = new();
+    private EventLog<JobView> _events = null!;
     private GroupCommit<JobState> _commit = null!;
     private JobStallCheck _stall = null!;
 
@@ -31,6 +31,7 @@ public sealed class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _commit = new GroupCommit<JobState>(state, this, logger);
+        _events = this.CreateEventLog<JobView>(LiveStreams.Jobs, logger);
         _stall = new JobStallCheck(this, _commit, options.Value, Now, logger);
         if (S.Status == JobStatus.Processing)
         {
@@ -92,16 +93,16 @@ public sealed class JobGrain(
     public async Task<JobView> CancelAsync(IfMatch? ifMatch = null) =>
         await AnswerAsync(await DecideAsync(s => JobRules.Cancel(s, ifMatch, Now)), "status");
 
-    public Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    public Task<EventBatch<JobView>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
     {
         // Interleaves with writes: answers from the stored state only.
-        if (_commit.Durable.Version == 0)
+        var durable = _commit.Durable;
+        if (durable.Version == 0)
         {
             throw DomainException.NotFound(JobErrors.NotFound, $"Job '{Id}' does not exist.");
         }
 
-        return _events.WaitAfterAsync(afterId, _commit.Durable.Version,
-            () => new ChangeEvent<JobView>(_commit.Durable.Version, "status", JobRules.View(Id, _commit.Durable)), maxWait, cancellationToken);
+        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<JobView>(durable.Version, "status", JobRules.View(Id, durable))));
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

@@ -20,7 +20,7 @@ public sealed class LectureGrain(
     TimeProvider clock,
     ILogger<LectureGrain> logger) : Grain, ILectureGrain
 {
-    private readonly EventLog<LectureChange> _events = new();
+    private EventLog<LectureChange> _events = null!;
     private IGrainStorage _store = null!;
     // The run as last written: event streams interleave with writes and must never show a change that is not durable.
     private LectureRunView? _durable;
@@ -32,6 +32,7 @@ public sealed class LectureGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _events = this.CreateEventLog<LectureChange>(LiveStreams.Lectures, logger);
         _store = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
         _durable = View(LectureRunView.DefaultLimit);
         return Task.CompletedTask;
@@ -127,7 +128,7 @@ public sealed class LectureGrain(
     }
 
     // Runs interleaved with a start or command that is awaiting its write: reads only the durable view.
-    public Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    public Task<EventBatch<LectureChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
     {
         var durable = _durable!;
         if (durable.SessionCount == 0)
@@ -135,8 +136,7 @@ public sealed class LectureGrain(
             throw DomainException.NotFound(LectureErrors.RunNotFound, $"Robot '{RobotId}' has no run of lecture '{LectureId}'.");
         }
 
-        return _events.WaitAfterAsync(afterId, durable.Version,
-            () => new ChangeEvent<LectureChange>(_durable!.Version, "state", new LectureChange(_durable, null)), maxWait, cancellationToken);
+        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<LectureChange>(durable.Version, "state", new LectureChange(durable, null))));
     }
 
     /// <summary>The state machine of API.md; null when the command is not allowed in the state.</summary>

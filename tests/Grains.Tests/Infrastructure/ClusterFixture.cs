@@ -1,3 +1,4 @@
+using Lectures.Grains.Common;
 using Lectures.Grains.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +36,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME,
                 (services, _) => ActivatorUtilities.CreateInstance<GatedGrainStorage>(services));
             silo.AddMemoryGrainStorage("PubSubStore");
+            silo.AddMemoryStreams(LiveStreams.Provider);
             silo.UseInMemoryReminderService();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.Services.AddProductGrainServices(configuration);
