@@ -21,7 +21,7 @@ public sealed class LectureGrain(
     ILogger<LectureGrain> logger) : Grain, ILectureGrain
 {
     private EventLog<LectureChange> _events = null!;
-    private IGrainStorage _store = null!;
+    private SessionSnapshots _snapshots = null!;
     // The run as last written: event streams interleave with writes and must never show a change that is not durable.
     private LectureRunView? _durable;
     // A write failed: the in-memory record may hold a change that is not stored, so nothing is answered from it.
@@ -33,7 +33,8 @@ public sealed class LectureGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _events = this.CreateEventLog<LectureChange>(LiveStreams.Lectures, logger);
-        _store = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
+        _snapshots = new SessionSnapshots(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME),
+            this.GetGrainId(), logger);
         _durable = View(LectureRunView.DefaultLimit);
         return Task.CompletedTask;
     }
@@ -61,7 +62,7 @@ public sealed class LectureGrain(
         var snapshot = new SessionSnapshotRecord { Contents = [.. topic.Contents], TimeList = [.. topic.TimeList] };
         // Written before the run lists the session: a start that fails later leaves a snapshot nobody can reach,
         // never a listed session without its contents. A client sees the session only once the run is written.
-        await WriteSnapshotAsync(session.SessionId, snapshot);
+        await _snapshots.WriteAsync(session.SessionId, snapshot);
 
         S.RegisteredWithLecture = true;
         S.Sessions.Add(session);
@@ -179,36 +180,8 @@ public sealed class LectureGrain(
         }
     }
 
-    private string SnapshotName(string sessionId) => $"session-{sessionId}";
-
-    private async Task WriteSnapshotAsync(string sessionId, SessionSnapshotRecord snapshot)
-    {
-        try
-        {
-            await _store.WriteStateAsync(SnapshotName(sessionId), this.GetGrainId(), new GrainState<SessionSnapshotRecord>(snapshot));
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Writing the snapshot of session {SessionId} of {GrainId} failed", sessionId, this.GetGrainId());
-            throw new StorageUnavailableException("The grain store could not be written; the session was not started.");
-        }
-    }
-
-    private async Task<LectureSessionView> SessionViewAsync(SessionRecord session)
-    {
-        var snapshot = new GrainState<SessionSnapshotRecord>(new SessionSnapshotRecord());
-        try
-        {
-            await _store.ReadStateAsync(SnapshotName(session.SessionId), this.GetGrainId(), snapshot);
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Reading the snapshot of session {SessionId} of {GrainId} failed", session.SessionId, this.GetGrainId());
-            throw new StorageUnavailableException("The grain store could not be read.");
-        }
-
-        return SessionView(session, snapshot.State ?? new SessionSnapshotRecord());
-    }
+    private async Task<LectureSessionView> SessionViewAsync(SessionRecord session) =>
+        SessionView(session, await _snapshots.ReadAsync(session.SessionId));
 
     private void ForgetExpiredKeys(DateTimeOffset now)
     {
