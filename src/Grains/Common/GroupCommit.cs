@@ -48,9 +48,10 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
     /// <summary>
     /// Applies <paramref name="rule"/> to <see cref="State"/> and, in the same synchronous step, joins the write that will
     /// store the change (when <paramref name="needsWrite"/> says so; else the answer waits for the writes in flight, as
-    /// what it shows must be written). A refusal (<see cref="DomainException"/>) is only given on stored state: while
-    /// writes are in flight (they may still fail) it waits for them and decides again, so a 409 or 412 never rests on
-    /// a change that is then lost. With <paramref name="needsWrite"/> null the rule is only checked, nothing changes.
+    /// what it shows must be written). A refusal (<see cref="DomainException"/>) is only given on stored state: when the
+    /// rule refuses the state with writes in flight but not the stored state, it waits for those writes (they may still
+    /// fail) and decides again, so a 409 or 412 never rests on a change that is then lost; the rule must be pure.
+    /// With <paramref name="needsWrite"/> null the rule is only checked, nothing changes.
     /// </summary>
     public async Task<Decision<T>> DecideAsync(Func<T, T> rule, Func<T, T, bool>? needsWrite)
     {
@@ -66,6 +67,9 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
             }
             catch (DomainException) when (pending is not null)
             {
+                // Refused on the stored state too: that refusal stands (and names the stored version). Otherwise the
+                // refusal rests on writes in flight, which may fail: wait for them and decide again.
+                _ = rule(Durable);
                 await pending;
                 continue;
             }
