@@ -1,6 +1,7 @@
 using System.Net;
 using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
+using Lectures.Grains.Lectures;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -105,6 +106,7 @@ public static class ProductSilo
     public static IServiceCollection AddProductGrainServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<JobOptions>(configuration, JobOptions.Section);
+        services.AddValidatedOptions<LectureOptions>(configuration, LectureOptions.Section);
         services.AddSingleton(TimeProvider.System);
         return services;
     }
