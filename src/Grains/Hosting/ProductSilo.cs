@@ -1,5 +1,7 @@
 using System.Net;
+using Lectures.Grains.Ai;
 using Lectures.Grains.Jobs;
+using Lectures.Grains.Rooms;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -101,6 +103,9 @@ public static class ProductSilo
     public static IServiceCollection AddProductGrainServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<JobOptions>(configuration, JobOptions.Section);
+        services.AddValidatedOptions<AgentOptions>(configuration, AgentOptions.Section);
+        services.AddValidatedOptions<RoomOptions>(configuration, RoomOptions.Section);
+        services.AddResponder<AgentOptions>(AgentOptions.Section);
         services.AddSingleton(TimeProvider.System);
         return services;
     }
