@@ -22,7 +22,10 @@ public static class SseRelay
     public static async Task RelayAsync<T, TOut>(HttpContext http, Poll<T> poll, Func<T, TOut> map)
     {
         var afterId = long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), out var lastId) ? lastId : -1;
-        var ct = http.RequestAborted;
+        // Ends when the client leaves or the host stops (a stream held open would hold up a graceful stop).
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted,
+            http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        var ct = ended.Token;
         // The first poll does not wait, so an unknown resource is still answered with a 404 problem document.
         var batch = await poll(afterId, TimeSpan.Zero, ct);
 
@@ -53,7 +56,7 @@ public static class SseRelay
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The client went away.
+            // The client went away, or the host is stopping: the response ends and the client resumes with Last-Event-ID.
         }
     }
 }

@@ -80,6 +80,7 @@ public static class ProductSilo
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.AddDashboard();
         silo.Services.AddProductGrainServices(configuration);
+        silo.Services.AddBoundedShutdown();
         return silo;
     }
 
