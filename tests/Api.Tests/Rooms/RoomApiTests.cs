@@ -169,6 +169,19 @@ public sealed class RoomApiTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Agent_replies_are_counted_on_metrics_and_rooms_show_on_the_dashboard()
+    {
+        var roomCode = await NewRoom(Http, ["Ada"], "alice");
+        await (await Http.PostJson($"/api/rooms/{roomCode}/messages", new { senderId = "alice", text = "count me" })).Expect(HttpStatusCode.Created);
+        await AllIdle(Http, roomCode, TimeSpan.FromSeconds(30));
+
+        await Eventually.Poll(async () => await (await Http.GetAsync("/metrics")).Content.ReadAsStringAsync(),
+            t => t.Contains("rooms_agent_replies"), TimeSpan.FromSeconds(20), "agent replies exported on /metrics");
+        await Eventually.Poll(async () => await (await Http.GetAsync("/dashboard/DashboardCounters")).Content.ReadAsStringAsync(),
+            t => t.Contains("RoomGrain") && t.Contains("AgentWorkerGrain"), TimeSpan.FromSeconds(20), "room grains listed on the dashboard");
+    }
+
+    [Fact]
     public async Task A_stale_If_Match_on_a_room_change_is_refused_with_412()
     {
         var roomCode = await NewRoom(Http, ["Ada"]);
