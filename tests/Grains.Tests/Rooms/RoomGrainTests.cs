@@ -226,6 +226,23 @@ public sealed class RoomGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Replacing_the_agents_keeps_a_kept_agent_responding_and_ends_a_removed_agents_pair_once()
+    {
+        var room = await NewRoom(["[slow] Kept", "[slow] Removed"]);
+        var post = await room.PostAsync("player-0", "Before the change");
+
+        var changed = await room.PutAsync([new AgentDefinition("agent-0", "Renamed", "[slow] Kept"), new AgentDefinition("agent-9", "New", "Fresh")], "all");
+        Assert.Equal([("agent-0", AgentStatus.Responding), ("agent-9", AgentStatus.Idle)], changed.Agents.Select(a => (a.AgentId, a.Status)));
+        await AllIdle(room);
+        await Task.Delay(ScriptedChatClient.SlowLatency);
+
+        var agentMessages = (await AllMessages(room)).Where(m => m.SenderKind == SenderKind.Agent).ToList();
+        Assert.Equal([("agent-0", post.Seq), ("agent-1", post.Seq)], AgentPairs(agentMessages));
+        Assert.Equal(MessageOutcome.Reply, agentMessages.Single(m => m.SenderId == "agent-0").Outcome);
+        Assert.Equal(RoomErrors.Interrupted, agentMessages.Single(m => m.SenderId == "agent-1").Error);
+    }
+
+    [Fact]
     public void A_pair_is_lost_only_once_it_has_responded_longer_than_the_deadline()
     {
         var now = DateTimeOffset.UtcNow;
