@@ -30,6 +30,7 @@ public sealed class RoomRedisTests(RedisServer redis, ITestOutputHelper output)
         var host = await HostProcess.StartApiAsync(Settings(serviceId, TimeSpan.FromMinutes(1)));
         var roomCode = await RoomApiTests.NewRoom(host.Http, ["Ada", "Grace"], "alice");
         var post = await (await host.Http.PostJson($"/api/rooms/{roomCode}/messages", new { senderId = "alice", text = "Anyone there?" })).Expect(HttpStatusCode.Created);
+        var sincePost = Stopwatch.StartNew();
         var seq = post.GetProperty("seq").GetInt64();
         Assert.Equal(2, post.GetProperty("triggeredAgents").GetArrayLength());
         host.Kill();
@@ -42,7 +43,7 @@ public sealed class RoomRedisTests(RedisServer redis, ITestOutputHelper output)
         var state = await Eventually.Poll(() => ReadStoredRoomAsync(connection, serviceId, roomCode),
             s => s is { } r && r.GetProperty("Agents").EnumerateArray().All(a => Number(a, "RespondingTo") is null),
             ResponseTimeout + TimeSpan.FromSeconds(15), "every pair ended in Redis by the reminder");
-        output.WriteLine($"pairs ended {ready.Elapsed} after the new host was ready (bound: ResponseTimeout {ResponseTimeout} + 15 s)");
+        output.WriteLine($"pairs ended {ready.Elapsed} after the new host was ready, {sincePost.Elapsed} after the post (bound: ResponseTimeout {ResponseTimeout} + 15 s)");
 
         output.WriteLine(state!.Value.ToString());
         var agentMessages = state.Value.GetProperty("Messages").EnumerateArray().Where(m => Number(m, "SenderKind") == 1).ToList();
