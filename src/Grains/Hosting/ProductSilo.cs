@@ -40,10 +40,8 @@ public static class ProductSilo
 
     public static ISiloBuilder ConfigureProductSilo(this ISiloBuilder silo, IConfiguration configuration, ILogger? startupLog = null)
     {
-        var clusterId = configuration["Orleans:ClusterId"] ?? "dev";
-        var serviceId = configuration["Orleans:ServiceId"] ?? "lectures";
-        var siloPort = configuration.GetValue("Orleans:SiloPort", 11111);
-        var gatewayPort = configuration.GetValue("Orleans:GatewayPort", 30000);
+        var cluster = StartupOptions.Read<ClusterOptions>(configuration, ClusterOptions.Section);
+        var (clusterId, serviceId, siloPort, gatewayPort) = (cluster.ClusterId, cluster.ServiceId, cluster.SiloPort, cluster.GatewayPort);
 
         if (IsEmbedded(configuration))
         {
@@ -59,12 +57,12 @@ public static class ProductSilo
         {
             var redis = RedisOptions(configuration);
             startupLog?.LogInformation("Cluster mode: Redis clustering, grain state and reminders at {Redis}", redis.ToString(includePassword: false));
-            silo.Configure<ClusterOptions>(o =>
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;
                 o.ServiceId = serviceId;
             });
-            var advertised = IPAddress.Parse(configuration["Orleans:AdvertisedIP"] ?? IPAddress.Loopback.ToString());
+            var advertised = IPAddress.Parse(cluster.AdvertisedIP);
             silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());

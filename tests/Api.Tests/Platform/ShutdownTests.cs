@@ -72,17 +72,20 @@ public sealed class ShutdownTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("00:00:60")]
-    [InlineData("00:00:00")]
-    [InlineData("-00:00:05")]
-    public async Task A_bad_heartbeat_timeout_stops_the_host_at_start_naming_the_key(string value)
+    [InlineData("Api", "Jobs:HeartbeatTimeout", "00:00:60")]
+    [InlineData("Api", "Jobs:HeartbeatTimeout", "00:00:00")]
+    [InlineData("Api", "Jobs:HeartbeatTimeout", "-00:00:05")]
+    [InlineData("Silo", "Jobs:HeartbeatTimeout", "00:00:60")]
+    [InlineData("Api", "Orleans:SiloPort", "eleven")]
+    [InlineData("Api", "Api:MaxBodyBytes", "0")]
+    public async Task A_bad_option_stops_the_host_at_start_naming_the_key(string project, string key, string value)
     {
-        await using var host = HostProcess.Launch("Api", new Dictionary<string, string?> { ["Jobs:HeartbeatTimeout"] = value });
+        await using var host = HostProcess.Launch(project, new Dictionary<string, string?> { [key] = value });
 
         var exitCode = await host.WaitForExitAsync(TimeSpan.FromSeconds(30));
 
         Assert.True(exitCode is not null and not 0, $"exit code {exitCode}\n{host.Output}");
-        Assert.Contains("Jobs:HeartbeatTimeout", host.Output);
+        Assert.Contains(key, host.Output);
         // Refused before the silo joined the cluster: it never started.
         Assert.DoesNotContain("Orleans Silo started", host.Output);
     }
