@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Lectures.Api.Infrastructure;
+using Lectures.Grains.Common;
 using Lectures.Grains.Rooms;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -16,43 +17,34 @@ public static class RoomApi
 
     public static IEndpointRouteBuilder MapRoomApi(this IEndpointRouteBuilder routes)
     {
-        var rooms = routes.MapGroup("/api/rooms").WithTags("Rooms")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var rooms = routes.MapGroup("/api/rooms").WithTags("Rooms").ValidateIds();
 
-        rooms.MapPut("/{roomCode}", Put).WithName("putRoom")
-            .WithSummary("Create a room or replace its agents (1 to 16; an agent kept by id keeps its status; If-Match supported)")
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        rooms.MapGet("/{roomCode}", Get).WithName("getRoom").WithSummary("Players, agents with their status, and the last seq")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        rooms.MapPut("/{roomCode}/players/{playerId}", Join).WithName("joinRoom").WithSummary("Add a player (idempotent)")
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        rooms.MapDelete("/{roomCode}/players/{playerId}", Leave).WithName("leaveRoom").WithSummary("Remove a player (idempotent)")
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        rooms.MapPost("/{roomCode}/messages", Post).WithName("postRoomMessage")
-            .WithSummary("Post a player message: idle agents it triggers (all, or agentIds; [] for none) are marked responding in the same step; " +
-                "busy ones are skipped. A repeated clientMessageId of the same sender answers 200 with the original result.")
-            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound);
-        rooms.MapGet("/{roomCode}/messages", Messages).WithName("listRoomMessages")
-            .WithSummary("Messages with seq > after (default 0), at most limit (default 100, at most 1000), in seq order; trimmedBefore is the lowest seq kept")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        rooms.MapGet("/{roomCode}/events", Events).WithName("roomEvents")
-            .WithSummary("Server-Sent Events: message (a stored message), agent (status change), agent_failed (the failed agent message), " +
-                "room (players or agents changed; also sent as a snapshot when the gap since Last-Event-ID is no longer held: read messages after your last seq)")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+        rooms.MapPut("/{roomCode}", Put).Describe("putRoom",
+            "Create a room or replace its agents (1 to 16; an agent kept by id keeps its status; If-Match supported)",
+            ["412 precondition_failed", .. OpenApiConventions.Body]);
+        rooms.MapGet("/{roomCode}", Get).Describe("getRoom", "Players, agents with their status, and the last seq", "404 room.not_found");
+        rooms.MapPut("/{roomCode}/players/{playerId}", Join).Describe("joinRoom", "Add a player (idempotent; If-Match supported)",
+            "404 room.not_found", "412 precondition_failed");
+        rooms.MapDelete("/{roomCode}/players/{playerId}", Leave).Describe("leaveRoom", "Remove a player (idempotent; If-Match supported)",
+            "404 room.not_found", "412 precondition_failed");
+        rooms.MapPost("/{roomCode}/messages", Post).Describe("postRoomMessage",
+            "Post a player message: the idle agents it triggers (all, or agentIds; [] for none) are marked responding in the same step, " +
+            "busy ones are skipped; a repeated clientMessageId of the same sender answers 200 with the original result",
+            ["403 room.not_a_player", "404 room.not_found", .. OpenApiConventions.Body]);
+        rooms.MapGet("/{roomCode}/messages", Messages).Describe("listRoomMessages",
+            "Messages with seq > after (default 0), at most limit (default 100, at most 1000), in seq order; trimmedBefore is the lowest seq kept",
+            "404 room.not_found");
+        rooms.MapGet("/{roomCode}/events", Events).EventStream().Describe("streamRoomEvents",
+            "Server-Sent Events: message, agent (status), agent_failed (the failed agent message), room (players or agents changed, " +
+            "or a snapshot when the gap since Last-Event-ID is no longer held: read the messages after your last seq)",
+            "404 room.not_found");
         return routes;
     }
 
     public static async Task<Ok<RoomResponse>> Put(string roomCode, PutRoomRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
-        var agents = ValidateAgents(body.Agents);
-        if (body.ReplyPolicy is not (null or "all"))
-        {
-            throw Require.Invalid("replyPolicy", "replyPolicy must be \"all\".");
-        }
-
-        return Respond(response, await Room(grains, roomCode).PutAsync(agents, "all", request.IfMatch()));
+        var agents = body.Agents!.Select(a => new AgentDefinition(a!.AgentId!, a.Name!, a.Persona!)).ToList();
+        return Respond(response, await Room(grains, roomCode).PutAsync(agents, body.ReplyPolicy ?? "all", request.IfMatch()));
     }
 
     public static async Task<Ok<RoomResponse>> Get(string roomCode, GrainLookup grains, HttpResponse response) =>
@@ -66,43 +58,20 @@ public static class RoomApi
 
     public static async Task<Results<Created<PostMessageResponse>, Ok<PostMessageResponse>>> Post(string roomCode, PostMessageRequest body, GrainLookup grains)
     {
-        var senderId = Require.Id(body.SenderId, "senderId");
-        var text = Require.Text(body.Text, "text", Require.MaxTextChars);
-        if (body.ClientMessageId is { } clientId && (clientId.Length is 0 or > MaxClientMessageIdChars || clientId.Any(char.IsControl)))
-        {
-            throw Require.Invalid("clientMessageId", $"clientMessageId must be 1 to {MaxClientMessageIdChars} printable characters.");
-        }
-
-        if (body.AgentIds is { } agentIds)
-        {
-            if (agentIds.Count > MaxAgents)
-            {
-                throw Require.Invalid("agentIds", $"agentIds must list at most {MaxAgents} agents.");
-            }
-
-            for (var i = 0; i < agentIds.Count; i++)
-            {
-                Require.Id(agentIds[i], $"agentIds[{i}]");
-            }
-        }
-
-        var result = await Room(grains, roomCode).PostAsync(senderId, text, body.ClientMessageId, body.AgentIds);
+        var result = await Room(grains, roomCode).PostAsync(body.SenderId!, body.Text!, body.ClientMessageId, body.AgentIds);
         var answer = new PostMessageResponse(result.Seq, result.TriggeredAgents, result.SkippedAgents);
         return result.Created
             ? TypedResults.Created($"/api/rooms/{roomCode}/messages?after={result.Seq - 1}&limit=1", answer)
             : TypedResults.Ok(answer);
     }
 
-    public static async Task<Ok<MessagePageResponse>> Messages(string roomCode, long? after, int? limit, GrainLookup grains)
+    public static async Task<Ok<MessagePageResponse>> Messages(string roomCode, [Range(0, long.MaxValue)] long? after,
+        [Range(1, MaxLimit)] int? limit, GrainLookup grains)
     {
-        if (after is < 0)
+        // Also checked here: the grain must never be asked for a negative page, whatever validation runs before.
+        if (after is < 0 || limit is < 1 or > MaxLimit)
         {
-            throw Require.Invalid("after", "after must be 0 or more.");
-        }
-
-        if (limit is < 1 or > MaxLimit)
-        {
-            throw Require.Invalid("limit", $"limit must be from 1 to {MaxLimit}.");
+            throw DomainException.Invalid(after is < 0 ? "after" : "limit", $"after must be 0 or more, limit from 1 to {MaxLimit}.");
         }
 
         var page = await Room(grains, roomCode).GetMessagesAsync(after ?? 0, limit ?? DefaultLimit);
@@ -122,46 +91,56 @@ public static class RoomApi
         response.SetETag(room.Version);
         return TypedResults.Ok(RoomResponse.From(room));
     }
+}
 
-    private static List<AgentDefinition> ValidateAgents(List<AgentRequest?>? agents)
+public sealed record PutRoomRequest(
+    [property: Required, Length(1, RoomApi.MaxAgents)] List<AgentRequest?>? Agents,
+    [property: AllowedValues("all", null, ErrorMessage = "replyPolicy must be \"all\".")] string? ReplyPolicy) : IValidatableObject
+{
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (agents is null || agents.Count is 0 or > MaxAgents)
-        {
-            throw Require.Invalid("agents", $"agents must list 1 to {MaxAgents} agents.");
-        }
-
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var definitions = new List<AgentDefinition>();
-        for (var i = 0; i < agents.Count; i++)
+        for (var i = 0; i < (Agents?.Count ?? 0); i++)
         {
-            var agent = agents[i] ?? throw Require.Invalid($"agents[{i}]", "An agent must be an object.");
-            var agentId = Require.Id(agent.AgentId, $"agents[{i}].agentId");
-            if (!seen.Add(agentId))
+            if (Agents![i] is not { } agent)
             {
-                throw Require.Invalid($"agents[{i}].agentId", $"agentId '{agentId}' is listed twice.");
+                yield return new("an agent must be an object.", [$"agents[{i}]"]);
             }
-
-            definitions.Add(new AgentDefinition(agentId,
-                Require.Text(agent.Name, $"agents[{i}].name", MaxNameChars),
-                Require.Text(agent.Persona, $"agents[{i}].persona", MaxPersonaChars)));
+            else if (agent.AgentId is { } id && !seen.Add(id))
+            {
+                yield return new($"agentId '{id}' appears more than once.", [$"agents[{i}].agentId"]);
+            }
         }
-
-        return definitions;
     }
 }
 
-public sealed record PutRoomRequest([Required, MinLength(1), MaxLength(RoomApi.MaxAgents)] List<AgentRequest?>? Agents, [AllowedValues("all", null)] string? ReplyPolicy);
-
 public sealed record AgentRequest(
-    [Required, RegularExpression(IdValidation.Pattern)] string? AgentId,
-    [Required, StringLength(RoomApi.MaxNameChars, MinimumLength = 1)] string? Name,
-    [Required, StringLength(RoomApi.MaxPersonaChars, MinimumLength = 1)] string? Persona);
+    [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "agentId " + IdValidation.Message)] string? AgentId,
+    [property: Required, StringLength(RoomApi.MaxNameChars)] string? Name,
+    [property: Required, StringLength(RoomApi.MaxPersonaChars)] string? Persona);
 
 public sealed record PostMessageRequest(
-    [Required, RegularExpression(IdValidation.Pattern)] string? SenderId,
-    [Required, StringLength(Require.MaxTextChars, MinimumLength = 1)] string? Text,
-    [StringLength(RoomApi.MaxClientMessageIdChars, MinimumLength = 1)] string? ClientMessageId,
-    [MaxLength(RoomApi.MaxAgents)] List<string>? AgentIds);
+    [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "senderId " + IdValidation.Message)] string? SenderId,
+    [property: Required, StringLength(Limits.MaxTextChars)] string? Text,
+    [property: StringLength(RoomApi.MaxClientMessageIdChars, MinimumLength = 1)] string? ClientMessageId,
+    [property: MaxLength(RoomApi.MaxAgents)] List<string>? AgentIds) : IValidatableObject
+{
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (ClientMessageId is { } id && id.Any(char.IsControl))
+        {
+            yield return new("clientMessageId must be printable characters.", [nameof(ClientMessageId)]);
+        }
+
+        for (var i = 0; i < (AgentIds?.Count ?? 0); i++)
+        {
+            if (!IdValidation.IsValid(AgentIds![i]))
+            {
+                yield return new($"agentIds items {IdValidation.Message}", [$"{nameof(AgentIds)}[{i}]"]);
+            }
+        }
+    }
+}
 
 public sealed record PostMessageResponse(long Seq, IReadOnlyList<string> TriggeredAgents, IReadOnlyList<string> SkippedAgents);
 
