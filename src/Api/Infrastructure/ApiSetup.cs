@@ -56,6 +56,7 @@ public static class ApiSetup
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
         builder.Services.AddSingleton<GrainLookup>();
+        builder.Services.AddSingleton<LiveFeeds>();
         builder.Services.AddProductOpenApi();
         builder.Services.AddSingleton<RedisHealthConnection>();
         builder.Services.AddHealthChecks()

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Lectures.Api.Infrastructure;
+using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -68,7 +69,7 @@ public static class JobApi
     public static Task Events(string jobId, GrainLookup grains, HttpContext http)
     {
         var job = grains.Get<IJobGrain>(jobId);
-        return SseRelay.RelayAsync(http, job.WaitForEventsAsync, JobResponse.From);
+        return SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Jobs, jobId), job.GetEventsAsync, JobResponse.From);
     }
 
     private static Ok<JobResponse> Respond(HttpResponse response, JobView job)

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using Lectures.Api.Infrastructure;
+using Lectures.Grains.Common;
 using Lectures.Grains.Lectures;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -87,7 +88,8 @@ public static class LectureApi
     }
 
     public static Task Events(string lectureId, string robotId, GrainLookup grains, HttpContext http) =>
-        SseRelay.RelayAsync(http, Run(grains, lectureId, robotId).WaitForEventsAsync, change => (object?)change.Session ?? change.Run);
+        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Lectures, LectureKeys.Run(lectureId, robotId)),
+            Run(grains, lectureId, robotId).GetEventsAsync, change => (object?)change.Session ?? change.Run);
 
     private static ILectureGrain Run(GrainLookup grains, string lectureId, string robotId) =>
         grains.Get<ILectureGrain>(LectureKeys.Run(lectureId, robotId));

@@ -79,7 +79,7 @@ public static class RoomApi
     }
 
     public static Task Events(string roomCode, GrainLookup grains, HttpContext http) =>
-        SseRelay.RelayAsync(http, Room(grains, roomCode).WaitForEventsAsync, change =>
+        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Rooms, roomCode), Room(grains, roomCode).GetEventsAsync, change =>
             change.Message is { } message ? MessageResponse.From(message)
             : change.Agent is { } agent ? AgentResponse.From(agent)
             : (object)RoomResponse.From(change.Room!));

@@ -36,9 +36,9 @@ public interface IRoomGrain : IGrainWithStringKey
     /// </summary>
     Task<bool> CompleteReplyAsync(string agentId, long seq, string text, string? error);
 
-    /// <summary>Events after <paramref name="afterId"/>; waits up to <paramref name="maxWait"/> for one when there are none yet.</summary>
+    /// <summary>The durable events after <paramref name="afterId"/> (or a snapshot); live events come from the room's stream (<see cref="LiveStreams.Rooms"/>).</summary>
     [AlwaysInterleave]
-    Task<EventBatch<RoomChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default);
+    Task<EventBatch<RoomChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using Lectures.Grains.Ai;
+using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
 using Lectures.Grains.Rooms;
 using Microsoft.Extensions.Configuration;
@@ -22,8 +23,6 @@ namespace Lectures.Grains.Hosting;
 /// </summary>
 public static class ProductSilo
 {
-    public const string StreamProvider = "events";
-
     public static bool IsEmbedded(IConfiguration configuration) => string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
 
     /// <summary>Redis client settings shared by clustering, storage, reminders and the readiness check.</summary>
@@ -50,7 +49,6 @@ public static class ProductSilo
                 "Everything is lost when this process stops. Set ConnectionStrings:Redis for a durable cluster.");
             silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
             silo.AddProcessMemoryGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
-            silo.AddProcessMemoryGrainStorage("PubSubStore");
             silo.UseInMemoryReminderService();
         }
         else
@@ -66,14 +64,20 @@ public static class ProductSilo
             silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());
-            silo.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redis.Clone());
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis.Clone());
         }
 
         // Plain System.Text.Json state (both modes): readable in redis-cli, no $type names tied to CLR type names,
         // and cheaper than the Newtonsoft default.
         silo.UseSystemTextJsonGrainStorageSerializer();
-        silo.AddMemoryStreams(StreamProvider);
+        // Live events (SSE) fan out per API silo through memory streams. They are hints, not records: subscribers fill
+        // gaps from the grains, so neither the queues nor the subscriptions (PubSubStore) need to be durable, in any mode.
+        silo.AddProcessMemoryGrainStorage("PubSubStore");
+        silo.AddMemoryStreams(LiveStreams.Provider, streams =>
+        {
+            streams.ConfigurePartitioning(2);
+            streams.ConfigurePullingAgent(o => o.Configure(a => a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(50)));
+        });
         // Stall detection ticks every HeartbeatTimeout / 3 (5 s by default), below Orleans' one-minute default floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.AddDashboard();

@@ -24,7 +24,7 @@ public sealed class RoomGrain(
 
     private readonly AgentOptions _agents = agentOptions.Value;
     private readonly int _maxMessages = roomOptions.Value.MaxMessages;
-    private readonly EventLog<RoomChange> _events = new(512);
+    private EventLog<RoomChange> _events = null!;
     // The room as last written: event streams interleave with writes and must never show a change that is not durable.
     private RoomView? _durable;
     private bool _reminderRegistered;
@@ -34,6 +34,7 @@ public sealed class RoomGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _events = this.CreateEventLog<RoomChange>(LiveStreams.Rooms, logger);
         _durable = View();
         // A responding pair was stored only after the reminder was registered, so it is registered now.
         _reminderRegistered = S.Agents.Any(a => a.RespondingTo is not null);
@@ -136,7 +137,7 @@ public sealed class RoomGrain(
     }
 
     // Runs interleaved with a write that is awaiting the store: reads only what was last written.
-    public Task<EventBatch<RoomChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    public Task<EventBatch<RoomChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
     {
         var durable = _durable!;
         if (durable.Version == 0)
@@ -144,8 +145,7 @@ public sealed class RoomGrain(
             throw NotFound();
         }
 
-        return _events.WaitAfterAsync(afterId, durable.Version,
-            () => new ChangeEvent<RoomChange>(_durable!.Version, "room", new RoomChange(null, null, _durable)), maxWait, cancellationToken);
+        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<RoomChange>(durable.Version, "room", new RoomChange(null, null, durable))));
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
