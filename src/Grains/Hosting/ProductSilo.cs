@@ -1,7 +1,9 @@
 using System.Net;
+using Lectures.Grains.Ai;
 using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
 using Lectures.Grains.Lectures;
+using Lectures.Grains.Rooms;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -107,6 +109,9 @@ public static class ProductSilo
     {
         services.AddValidatedOptions<JobOptions>(configuration, JobOptions.Section);
         services.AddValidatedOptions<LectureOptions>(configuration, LectureOptions.Section);
+        services.AddValidatedOptions<AgentOptions>(configuration, AgentOptions.Section);
+        services.AddValidatedOptions<RoomOptions>(configuration, RoomOptions.Section);
+        services.AddResponder<AgentOptions>(AgentOptions.Section);
         services.AddSingleton(TimeProvider.System);
         return services;
     }

@@ -21,10 +21,15 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromSeconds(2);
 
+    /// <summary>Room agents: generation takes a second or more (see <c>ScriptedChatClient</c>), the deadline a few.</summary>
+    public static readonly TimeSpan AgentResponseTimeout = TimeSpan.FromSeconds(4);
+
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
         ["Jobs:HeartbeatTimeout"] = HeartbeatTimeout.ToString(),
         ["Lectures:IdempotencyWindow"] = IdempotencyWindow.ToString(),
+        ["Agents:ResponseTimeout"] = AgentResponseTimeout.ToString(),
+        ["Rooms:MaxMessages"] = "100",
     };
 
     public InProcessTestCluster Cluster { get; } = new InProcessTestClusterBuilder(2)
@@ -40,6 +45,8 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.UseInMemoryReminderService();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.Services.AddProductGrainServices(configuration);
+            // Replaces the Agents responder: the built-in one, plus personas that make it throw, hang or go slow.
+            silo.Services.AddKeyedSingleton<Microsoft.Extensions.AI.IChatClient>("Agents", (_, _) => new Rooms.ScriptedChatClient());
         })
         .Build();
 
