@@ -23,7 +23,6 @@ public sealed class ApiOptions
 
 public static class ApiSetup
 {
-
     /// <summary>The API silo: Orleans (shared configuration), JSON, problem details, OpenAPI, health, metrics.</summary>
     public static WebApplicationBuilder AddApiSilo(this WebApplicationBuilder builder)
     {
@@ -36,10 +35,10 @@ public static class ApiSetup
         using (var startupLog = LoggerFactory.Create(l => l.AddConsole()))
         {
             var log = startupLog.CreateLogger("Lectures.Api");
+            builder.AddApiSecurity(log);
             builder.UseOrleans(silo => silo.ConfigureProductSilo(builder.Configuration, log));
         }
 
-        builder.AddApiSecurity();
         builder.AddEdgeProtection();
         var maxBody = StartupOptions.Read<ApiOptions>(builder.Configuration, ApiOptions.Section).MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);

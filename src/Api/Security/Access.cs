@@ -24,10 +24,16 @@ public static class Access
     public const string ReadRooms = "read-rooms";
     public const string User = "user";
 
-    public static WebApplicationBuilder AddApiSecurity(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddApiSecurity(this WebApplicationBuilder builder, ILogger startupLog)
     {
         var auth = StartupOptions.Read<AuthOptions>(builder.Configuration, AuthOptions.Section);
         AnonymousAccess.Check(builder.Configuration, auth);
+        if (auth.Keys.Count == 0)
+        {
+            startupLog.LogWarning("No API keys configured (Auth:Keys): every request is accepted without a key, which is allowed only " +
+                "because the API listens on loopback addresses. Configure keys before exposing it (README, Authentication).");
+        }
+
         builder.Services.AddValidatedOptions<AuthOptions>(builder.Configuration, AuthOptions.Section);
         builder.Services.AddAuthentication(ApiKeyAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
