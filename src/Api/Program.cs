@@ -1,6 +1,7 @@
 using Lectures.Api.Infrastructure;
 using Lectures.Api.Jobs;
 using Lectures.Api.Lectures;
+using Lectures.Api.Sessions;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddApiSilo();
@@ -10,6 +11,7 @@ app.UseApiPipeline();
 app.MapOperations();
 app.MapJobApi();
 app.MapLectureApi();
+app.MapSessionApi();
 app.Run();
 
 public partial class Program;

@@ -1,5 +1,8 @@
 using System.Net;
+using Lectures.Grains.Ai;
 using Lectures.Grains.Jobs;
+using Lectures.Grains.RateLimiting;
+using Lectures.Grains.Sessions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -51,6 +54,7 @@ public static class ProductSilo
             silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
             silo.AddProcessMemoryGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
             silo.AddProcessMemoryGrainStorage("PubSubStore");
+            silo.AddProcessMemoryGrainStorage(SessionOptions.Storage);
             silo.UseInMemoryReminderService();
         }
         else
@@ -67,6 +71,13 @@ public static class ProductSilo
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redis.Clone());
+            // Idle sessions are deleted with ClearStateAsync: without DeleteStateOnClear it would leave an empty record.
+            // (Not Redis' entry expiry: that deletes behind a live activation's back.)
+            silo.AddRedisGrainStorage(SessionOptions.Storage, o =>
+            {
+                o.ConfigurationOptions = redis.Clone();
+                o.DeleteStateOnClear = true;
+            });
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis.Clone());
         }
 
@@ -101,6 +112,10 @@ public static class ProductSilo
     public static IServiceCollection AddProductGrainServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<JobOptions>(configuration, JobOptions.Section);
+        services.AddValidatedOptions<SessionOptions>(configuration, SessionOptions.Section);
+        services.AddValidatedOptions<RateLimitOptions>(configuration, RateLimitOptions.Section);
+        services.AddResponder<SessionOptions>(SessionOptions.ResponderKey);
+        services.AddSingleton<GlobalRateLimiter>();
         services.AddSingleton(TimeProvider.System);
         return services;
     }
