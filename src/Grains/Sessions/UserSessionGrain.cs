@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.Placement;
 
 namespace Lectures.Grains.Sessions;
 
@@ -18,6 +19,8 @@ namespace Lectures.Grains.Sessions;
 // awaits the group commit or reminders afterwards; SendAsync awaits the global limiter before its rule, and a refusal
 // waits for pending writes and decides again, so it is only ever based on durable state.
 [Reentrant]
+// Sessions are many and small: spread them over the silos rather than on the silo whose gateway a client used.
+[RandomPlacement]
 public sealed class UserSessionGrain(
     [PersistentState("session", SessionOptions.Storage)] IPersistentState<UserSessionState> state,
     IOptions<SessionOptions> options,

@@ -1,4 +1,5 @@
 using Lectures.Grains.Hosting;
+using Lectures.Grains.Sessions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
@@ -16,9 +17,14 @@ public sealed class ClusterFixture : IAsyncLifetime
 {
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long the built-in responder takes to answer a session message (declared before Settings, which reads it).</summary>
+    public static readonly TimeSpan SessionLatency = TimeSpan.FromSeconds(2);
+
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
         ["Jobs:HeartbeatTimeout"] = HeartbeatTimeout.ToString(),
+        ["Sessions:BuiltinLatency"] = SessionLatency.ToString(),
+        ["Sessions:ResponseTimeout"] = "00:00:20",
     };
 
     public InProcessTestCluster Cluster { get; } = new InProcessTestClusterBuilder(2)
@@ -27,6 +33,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings).Build();
             silo.AddMemoryGrainStorageAsDefault();
             silo.AddMemoryGrainStorage("PubSubStore");
+            silo.AddMemoryGrainStorage(SessionOptions.Storage);
             silo.UseInMemoryReminderService();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.Services.AddProductGrainServices(configuration);
