@@ -35,7 +35,8 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
             return (true, TimeSpan.Zero);
         }
 
-        for (var attempt = 0; attempt < 3; attempt++)
+        // Each round takes a token, learns that the bucket is empty, or waits for a lease: it always ends.
+        while (true)
         {
             Task<TokenLease> leasing;
             lock (_lock)
@@ -64,8 +65,6 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
 
             await leasing;
         }
-
-        return (false, TimeSpan.FromSeconds(1 / _options.Rate));
     }
 
     // A tenth of the bucket at most, so silos share it fairly; grows with demand so the global grain is called rarely.
