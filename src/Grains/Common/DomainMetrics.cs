@@ -18,5 +18,6 @@ public static class DomainMetrics
     public static readonly Counter<long> SessionTimeouts = Meter.CreateCounter<long>("sessions.timeouts", description: "Chatbot replies cancelled by Sessions:ResponseTimeout");
     public static readonly Counter<long> SessionFailures = Meter.CreateCounter<long>("sessions.failures", description: "Chatbot requests failed (responder error, or lost with its silo)");
     public static readonly Counter<long> SessionCancellations = Meter.CreateCounter<long>("sessions.cancellations", description: "Chatbot requests cancelled in flight (by: cancel, clear)");
+    public static readonly Counter<long> GlobalLeases = Meter.CreateCounter<long>("ratelimit.global.leases", description: "Calls from a silo to the cluster-wide bucket grain (each leases a batch of tokens)");
     public static readonly Counter<long> RateLimitRejections = Meter.CreateCounter<long>("ratelimit.rejections", description: "Messages refused by a token bucket (scope: user, global)");
 }

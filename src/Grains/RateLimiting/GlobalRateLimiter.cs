@@ -1,3 +1,4 @@
+using Lectures.Grains.Common;
 using Lectures.Grains.Sessions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -5,24 +6,28 @@ using Microsoft.Extensions.Options;
 namespace Lectures.Grains.RateLimiting;
 
 /// <summary>
-/// This silo's share of the cluster-wide bucket. It admits messages from a small batch of tokens leased from
-/// <see cref="IGlobalRateLimiterGrain"/>, so the single global grain sees one call per batch, not one per message.
-/// Every admitted message spends a token that was taken out of the global bucket first, so the cluster never admits
-/// more than the bucket allows. Leased tokens that sit unused longer than <see cref="LeaseLifetime"/> are dropped
-/// (never spent), so an idle silo does not hoard capacity. One lease call is in flight at a time per silo.
+/// This silo's share of the cluster-wide bucket. It admits messages from a batch of tokens leased from
+/// <see cref="IGlobalRateLimiterGrain"/>, so the single global grain sees a few calls per second per silo, not one per
+/// message. Every admitted message spends a token that was taken out of the global bucket first, so the cluster never
+/// admits more messages than the bucket released. A batch is sized to about <see cref="LeaseLifetime"/> of this
+/// silo's recent demand (at most a tenth of the bucket, so silos share it) and the next one is fetched in the
+/// background when the batch runs low, so callers rarely wait for the global grain. Tokens unused after
+/// <see cref="LeaseLifetime"/> are dropped (never spent late), so an idle silo hoards nothing and a token is spent
+/// within a second of leaving the bucket.
 /// </summary>
 public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOptions> options, TimeProvider clock, ILogger<GlobalRateLimiter> logger)
 {
-    private static readonly TimeSpan LeaseLifetime = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LeaseLifetime = TimeSpan.FromMilliseconds(500);
 
     private readonly Lock _lock = new();
     private readonly TokenBucketOptions _options = options.Value.Global;
     private int _tokens;
+    private int _batch = 1;
     private DateTimeOffset _leaseExpires;
     private DateTimeOffset _emptyUntil;
-    // Tokens asked for per lease: doubles while batches run out before they expire, halves when they expire unused.
-    private int _batch = 1;
-    private Task<TokenLease>? _leasing;
+    private DateTimeOffset _lastLease;
+    private long _consumed;
+    private Task? _leasing;
 
     /// <summary>Tokens leased from the global grain so far (for tests and diagnostics).</summary>
     public long Leased { get; private set; }
@@ -38,13 +43,22 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
         // Each round takes a token, learns that the bucket is empty, or waits for a lease: it always ends.
         while (true)
         {
-            Task<TokenLease> leasing;
+            Task leasing;
             lock (_lock)
             {
                 var now = clock.GetUtcNow();
                 if (_tokens > 0 && now < _leaseExpires)
                 {
                     _tokens--;
+                    _consumed++;
+                    if (_leasing is null && (_tokens <= _batch / 4 || now > _leaseExpires - LeaseLifetime / 4))
+                    {
+                        // Running low or old: fetch the next batch while this one is still being spent. Nobody awaits
+                        // it, so its failure (already logged) is observed here.
+                        _leasing = LeaseAsync(now);
+                        _leasing.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    }
+
                     return (true, TimeSpan.Zero);
                 }
 
@@ -53,40 +67,48 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
                     return (false, _emptyUntil - now);
                 }
 
-                if (_leasing is null)
-                {
-                    _batch = now < _leaseExpires ? Math.Min(_batch * 2, MaxBatch) : Math.Max(1, _tokens > 0 ? _batch / 2 : _batch);
-                    _tokens = 0;
-                    _leasing = LeaseAsync(_batch);
-                }
-
-                leasing = _leasing;
+                leasing = _leasing ??= LeaseAsync(now);
             }
 
             await leasing;
         }
     }
 
-    // A tenth of the bucket at most, so silos share it fairly; grows with demand so the global grain is called rarely.
+    // A tenth of the bucket at most, so silos share it fairly.
     private int MaxBatch => Math.Max(1, _options.TokenLimit / 10);
 
-    private async Task<TokenLease> LeaseAsync(int wanted)
+    /// <summary>Called under the lock: sizes the batch from the demand seen since the last lease.</summary>
+    private async Task LeaseAsync(DateTimeOffset now)
     {
+        var elapsed = _lastLease == default ? LeaseLifetime : now - _lastLease;
+        var demand = _consumed / Math.Max(elapsed.TotalSeconds, 0.001) * LeaseLifetime.TotalSeconds;
+        _batch = (int)Math.Clamp(Math.Ceiling(demand * 1.5), 1, MaxBatch);
+        _consumed = 0;
+        _lastLease = now;
+        var wanted = _batch;
         // Yield first, so the lease is published in _leasing before the finally below can clear it.
         await Task.Yield();
         try
         {
+            DomainMetrics.GlobalLeases.Add(1);
             var lease = await grains.GetGrain<IGlobalRateLimiterGrain>(IGlobalRateLimiterGrain.Key).LeaseAsync(wanted);
             lock (_lock)
             {
-                var now = clock.GetUtcNow();
+                var at = clock.GetUtcNow();
                 Leased += lease.Granted;
-                _tokens = lease.Granted;
-                _leaseExpires = now + LeaseLifetime;
-                _emptyUntil = lease.Granted == 0 ? now + lease.RetryAfter : DateTimeOffset.MinValue;
+                if (lease.Granted > 0)
+                {
+                    // The rest of a batch fetched ahead joins the new one: a token is spent at most two lifetimes (1 s)
+                    // after it left the bucket, or dropped.
+                    _tokens = (at < _leaseExpires ? _tokens : 0) + lease.Granted;
+                    _leaseExpires = at + LeaseLifetime;
+                    _emptyUntil = DateTimeOffset.MinValue;
+                }
+                else
+                {
+                    _emptyUntil = at + lease.RetryAfter;
+                }
             }
-
-            return lease;
         }
         catch (Exception ex)
         {
