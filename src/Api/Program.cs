@@ -1,3 +1,4 @@
+using Lectures.Grains.Hosting;
 using Lectures.Api.Infrastructure;
 using Lectures.Api.Jobs;
 using Lectures.Api.Lectures;
@@ -12,6 +13,6 @@ app.MapOperations();
 app.MapJobApi();
 app.MapLectureApi();
 app.MapSessionApi();
-app.Run();
+await app.RunBoundedAsync();
 
 public partial class Program;

@@ -7,4 +7,4 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.AddFilter("Polly", LogLevel.Warning);
 using var startupLog = LoggerFactory.Create(l => l.AddConsole());
 builder.UseOrleans(silo => silo.ConfigureProductSilo(builder.Configuration, startupLog.CreateLogger("Silo")));
-await builder.Build().RunAsync();
+await builder.Build().RunBoundedAsync();

@@ -11,9 +11,17 @@ using Scalar.AspNetCore;
 
 namespace Lectures.Api.Infrastructure;
 
+/// <summary>Bound from <c>Api</c>.</summary>
+public sealed class ApiOptions
+{
+    public const string Section = "Api";
+
+    [System.ComponentModel.DataAnnotations.Range(1024L, 64L * 1024 * 1024, ErrorMessage = "Api:MaxBodyBytes must be from 1024 to 67108864.")]
+    public long MaxBodyBytes { get; set; } = 256 * 1024;
+}
+
 public static class ApiSetup
 {
-    public const long DefaultMaxBodyBytes = 256 * 1024;
 
     /// <summary>The API silo: Orleans (shared configuration), JSON, problem details, OpenAPI, health, metrics.</summary>
     public static WebApplicationBuilder AddApiSilo(this WebApplicationBuilder builder)
@@ -30,7 +38,7 @@ public static class ApiSetup
             builder.UseOrleans(silo => silo.ConfigureProductSilo(builder.Configuration, log));
         }
 
-        var maxBody = builder.Configuration.GetValue("Api:MaxBodyBytes", DefaultMaxBodyBytes);
+        var maxBody = StartupOptions.Read<ApiOptions>(builder.Configuration, ApiOptions.Section).MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = maxBody);
 
@@ -43,10 +51,13 @@ public static class ApiSetup
         // Bad bodies throw, so the exception handler answers them with a problem document that says what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCode);
+        // Request records declare their rules (DataAnnotations, IValidatableObject); the framework checks them before a handler runs.
+        builder.Services.AddValidation();
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
         builder.Services.AddSingleton<GrainLookup>();
-        builder.Services.AddOpenApi();
+        builder.Services.AddSingleton<LiveFeeds>();
+        builder.Services.AddProductOpenApi();
         builder.Services.AddSingleton<RedisHealthConnection>();
         builder.Services.AddHealthChecks()
             .AddCheck<SiloReadyCheck>("silo", tags: ["ready"])
@@ -62,7 +73,6 @@ public static class ApiSetup
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseIdValidation();
         return app;
     }
 

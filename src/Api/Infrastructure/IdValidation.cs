@@ -3,35 +3,39 @@ using System.Text.RegularExpressions;
 namespace Lectures.Api.Infrastructure;
 
 /// <summary>
-/// Path ids become grain keys and Redis keys, so they are checked once, before any endpoint runs:
-/// every route value named like an id must match <see cref="Pattern"/>, else 400 <c>validation</c>.
+/// Path ids become grain keys and Redis keys. Every route parameter of the API is an id, so one filter per route
+/// group checks them before any handler runs; ids inside bodies use <see cref="Pattern"/> in their DataAnnotations.
 /// </summary>
 public static partial class IdValidation
 {
-    public const string Pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+    /// <summary>The documented pattern (API.md, OpenAPI).</summary>
+    public const string DocumentedPattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
 
     // \z, not $: in .NET "$" also matches before a final newline, which would let "id\n" through.
-    private const string StrictPattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\\z";
+    public const string Pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\\z";
 
-    private static readonly HashSet<string> IdNames =
-        ["lectureId", "robotId", "sessionId", "roomCode", "playerId", "agentId", "userId", "jobId", "workerId"];
+    public const string Message = "must match " + DocumentedPattern + ".";
 
-    [GeneratedRegex(StrictPattern, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
     private static partial Regex IdRegex();
 
     public static bool IsValid(string? id) => id is not null && IdRegex().IsMatch(id);
 
-    public static IApplicationBuilder UseIdValidation(this IApplicationBuilder app) => app.Use(async (http, next) =>
-    {
-        foreach (var (name, value) in http.Request.RouteValues)
+    /// <summary>Refuses a request whose route parameters are not valid ids with 400 <c>validation</c>.</summary>
+    public static TBuilder ValidateIds<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(async (context, next) =>
         {
-            if (IdNames.Contains(name) && !IsValid(value as string))
-            {
-                await Problems.WriteValidationAsync(http, name, $"{name} must match {Pattern}.");
-                return;
-            }
-        }
+            var errors = context.HttpContext.Request.RouteValues
+                .Where(r => !IsValid(r.Value as string))
+                .ToDictionary(r => r.Key, r => new[] { $"{r.Key} {Message}" });
+            return errors.Count == 0 ? await next(context) : TypedResults.ValidationProblem(errors, "The path names an invalid id.");
+        });
+}
 
-        await next(http);
-    });
+/// <summary>Documented maximum lengths (API.md, Conventions).</summary>
+public static class Limits
+{
+    public const int MaxTextChars = 8_000;
+    public const int MaxNameChars = 200;
+    public const int MaxJsonFieldChars = 64 * 1024;
 }

@@ -1,9 +1,10 @@
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Lectures.Api.Infrastructure;
 
 /// <summary>Every error leaves the API as an RFC 9457 problem document with a stable <c>code</c>; this is where they are written.</summary>
-public static class Problems
+public static partial class Problems
 {
     public static string DefaultCode(int status) => status switch
     {
@@ -23,12 +24,31 @@ public static class Problems
         _ => "error",
     };
 
-    /// <summary>Adds the <c>code</c> to problems the framework writes itself (status code pages, validation results).</summary>
+    /// <summary>
+    /// Adds the <c>code</c> to problems the framework writes itself (status code pages, validation results), and names
+    /// validation errors by the JSON path the client sent (<c>topics[0].timeList</c>), not the CLR property path.
+    /// </summary>
     public static void AddCode(ProblemDetailsContext context)
     {
         var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
         context.ProblemDetails.Extensions.TryAdd("code", DefaultCode(status));
+        if (context.ProblemDetails is HttpValidationProblemDetails validation)
+        {
+            validation.Title = "Validation failed";
+            var renamed = validation.Errors.ToDictionary(e => JsonPath(e.Key), e => e.Value);
+            validation.Errors.Clear();
+            foreach (var (key, messages) in renamed)
+            {
+                validation.Errors[key] = messages;
+            }
+        }
     }
+
+    /// <summary><c>Topics[0].TimeList</c> to <c>topics[0].timeList</c>; header names (<c>Idempotency-Key</c>) stay as they are.</summary>
+    public static string JsonPath(string key) => key.Contains('-') ? key : CamelSegment().Replace(key, m => m.Value.ToLowerInvariant());
+
+    [GeneratedRegex(@"(?<=^|\.)[A-Z]")]
+    private static partial Regex CamelSegment();
 
     public static ValueTask WriteAsync(HttpContext http, int status, string code, string title, string? detail,
         IDictionary<string, object?>? extensions = null)

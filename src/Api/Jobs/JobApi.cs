@@ -1,5 +1,7 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Lectures.Api.Infrastructure;
+using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -9,36 +11,31 @@ public static class JobApi
 {
     public static IEndpointRouteBuilder MapJobApi(this IEndpointRouteBuilder routes)
     {
-        var jobs = routes.MapGroup("/api/jobs").WithTags("Jobs")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var jobs = routes.MapGroup("/api/jobs").WithTags("Jobs").ValidateIds();
+        string[] reported = ["404 job.not_found", "409 job.terminal", "409 job.not_owner", "409 job.not_started", .. OpenApiConventions.Body];
 
-        jobs.MapPost("/", Create).ProducesProblem(StatusCodes.Status409Conflict)
-            .WithSummary("Create a job (idempotent on jobId: same kind and input answers 200, other content 409 job.exists)");
-        jobs.MapGet("/{jobId}", Get).ProducesProblem(StatusCodes.Status404NotFound);
-        jobs.MapPost("/{jobId}/start", Start).WithSummary("Claim the job for a worker; exactly one worker wins (409 job.claimed)")
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/progress", Progress).WithSummary("Report progress 0..100; a value lower than the stored one answers applied:false")
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/heartbeat", Heartbeat).WithSummary("Worker heartbeat; persisted lazily (at most Jobs:HeartbeatTimeout / 3 late)")
-            .ProducesProblem(StatusCodes.Status409Conflict);
-        jobs.MapPost("/{jobId}/complete", Complete).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/fail", Fail).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapPost("/{jobId}/cancel", Cancel).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        jobs.MapGet("/{jobId}/events", Events).WithSummary("Server-Sent Events: progress, status. Resume with Last-Event-ID.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        jobs.MapPost("/", Create).Describe("createJob",
+            "Create a job (idempotent on jobId: the same kind and input answer 200)", ["409 job.exists", .. OpenApiConventions.Body]);
+        jobs.MapGet("/{jobId}", Get).Describe("getJob", "Get a job", "404 job.not_found");
+        jobs.MapPost("/{jobId}/start", Start).Describe("startJob", "Claim the job for a worker; exactly one worker wins",
+            ["404 job.not_found", "409 job.claimed", "409 job.terminal", "412 precondition_failed", .. OpenApiConventions.Body]);
+        jobs.MapPost("/{jobId}/progress", Progress).Describe("reportJobProgress",
+            "Report progress 0 to 100; a value lower than the stored one answers applied:false", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/heartbeat", Heartbeat).Describe("heartbeatJob",
+            "Worker heartbeat; persisted lazily (at most Jobs:HeartbeatTimeout / 3 late)", reported);
+        jobs.MapPost("/{jobId}/complete", Complete).Describe("completeJob", "Complete the job with its result", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/fail", Fail).Describe("failJob", "Fail the job with an error", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/cancel", Cancel).Describe("cancelJob", "Cancel the job",
+            "404 job.not_found", "409 job.terminal", "412 precondition_failed");
+        jobs.MapGet("/{jobId}/events", Events).EventStream().Describe("streamJobEvents",
+            "Server-Sent Events: progress, status; resume with Last-Event-ID", "404 job.not_found");
         return routes;
     }
 
     public static async Task<Results<Created<JobResponse>, Ok<JobResponse>>> Create(CreateJobRequest body, GrainLookup grains, HttpResponse response)
     {
-        var kind = Require.Text(body.Kind, "kind", 200);
         var jobId = body.JobId ?? Guid.NewGuid().ToString("N");
-        Require.Id(jobId, "jobId");
-        var input = body.Input is { } element ? JsonSerializer.Serialize(element) : null;
-        Require.MaxLength(input, "input", Require.MaxJsonFieldChars);
-
-        var result = await grains.Get<IJobGrain>(jobId).CreateAsync(kind, input);
+        var result = await grains.Get<IJobGrain>(jobId).CreateAsync(body.Kind!, body.InputJson);
         response.SetETag(result.Job.Version);
         var job = JobResponse.From(result.Job);
         return result.Created ? TypedResults.Created($"/api/jobs/{jobId}", job) : TypedResults.Ok(job);
@@ -48,39 +45,23 @@ public static class JobApi
         Respond(response, await grains.Get<IJobGrain>(jobId).GetAsync());
 
     public static async Task<Ok<JobResponse>> Start(string jobId, WorkerRequest body, GrainLookup grains, HttpRequest request, HttpResponse response) =>
-        Respond(response, await grains.Get<IJobGrain>(jobId).StartAsync(Require.Worker(body.WorkerId), request.IfMatch()));
+        Respond(response, await grains.Get<IJobGrain>(jobId).StartAsync(body.WorkerId!, request.IfMatch()));
 
     public static async Task<Ok<ProgressResponse>> Progress(string jobId, ProgressRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
-        var worker = Require.Worker(body.WorkerId);
-        if (body.Progress is not { } progress || progress is < 0 or > 100)
-        {
-            throw Require.Invalid("progress", "progress is required and must be a number from 0 to 100.");
-        }
-
-        Require.MaxLength(body.Message, "message", Require.MaxTextChars);
-        var result = await grains.Get<IJobGrain>(jobId).ReportProgressAsync(worker, progress, body.Message, request.IfMatch());
+        var result = await grains.Get<IJobGrain>(jobId).ReportProgressAsync(body.WorkerId!, body.Progress!.Value, body.Message, request.IfMatch());
         response.SetETag(result.Job.Version);
         return TypedResults.Ok(new ProgressResponse(result.Applied, JobResponse.From(result.Job)));
     }
 
     public static async Task<Ok<JobResponse>> Heartbeat(string jobId, WorkerRequest body, GrainLookup grains, HttpResponse response) =>
-        Respond(response, await grains.Get<IJobGrain>(jobId).HeartbeatAsync(Require.Worker(body.WorkerId)));
+        Respond(response, await grains.Get<IJobGrain>(jobId).HeartbeatAsync(body.WorkerId!));
 
-    public static async Task<Ok<JobResponse>> Complete(string jobId, CompleteRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
-    {
-        var worker = Require.Worker(body.WorkerId);
-        var result = body.Result is { } element ? JsonSerializer.Serialize(element) : null;
-        Require.MaxLength(result, "result", Require.MaxJsonFieldChars);
-        return Respond(response, await grains.Get<IJobGrain>(jobId).CompleteAsync(worker, result, request.IfMatch()));
-    }
+    public static async Task<Ok<JobResponse>> Complete(string jobId, CompleteRequest body, GrainLookup grains, HttpRequest request, HttpResponse response) =>
+        Respond(response, await grains.Get<IJobGrain>(jobId).CompleteAsync(body.WorkerId!, body.ResultJson, request.IfMatch()));
 
-    public static async Task<Ok<JobResponse>> Fail(string jobId, FailRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
-    {
-        var worker = Require.Worker(body.WorkerId);
-        var error = Require.Text(body.Error, "error", Require.MaxTextChars);
-        return Respond(response, await grains.Get<IJobGrain>(jobId).FailAsync(worker, error, request.IfMatch()));
-    }
+    public static async Task<Ok<JobResponse>> Fail(string jobId, FailRequest body, GrainLookup grains, HttpRequest request, HttpResponse response) =>
+        Respond(response, await grains.Get<IJobGrain>(jobId).FailAsync(body.WorkerId!, body.Error!, request.IfMatch()));
 
     public static async Task<Ok<JobResponse>> Cancel(string jobId, GrainLookup grains, HttpRequest request, HttpResponse response) =>
         Respond(response, await grains.Get<IJobGrain>(jobId).CancelAsync(request.IfMatch()));
@@ -88,7 +69,7 @@ public static class JobApi
     public static Task Events(string jobId, GrainLookup grains, HttpContext http)
     {
         var job = grains.Get<IJobGrain>(jobId);
-        return SseRelay.RelayAsync(http, job.WaitForEventsAsync, JobResponse.From);
+        return SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Jobs, jobId), job.GetEventsAsync, JobResponse.From);
     }
 
     private static Ok<JobResponse> Respond(HttpResponse response, JobView job)
@@ -98,15 +79,49 @@ public static class JobApi
     }
 }
 
-public sealed record CreateJobRequest(string? Kind, JsonElement? Input, string? JobId);
+public sealed record CreateJobRequest(
+    [property: Required, StringLength(Limits.MaxNameChars)] string? Kind,
+    JsonElement? Input,
+    [property: RegularExpression(IdValidation.Pattern, ErrorMessage = "jobId " + IdValidation.Message)] string? JobId) : IValidatableObject
+{
+    public string? InputJson => Input is { } element ? JsonSerializer.Serialize(element) : null;
 
-public sealed record WorkerRequest(string? WorkerId);
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        JsonField.Check(InputJson, nameof(Input));
+}
 
-public sealed record ProgressRequest(string? WorkerId, double? Progress, string? Message);
+public sealed record WorkerRequest([property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId);
 
-public sealed record CompleteRequest(string? WorkerId, JsonElement? Result);
+public sealed record ProgressRequest(
+    [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId,
+    [property: Required, Range(0d, 100d, ErrorMessage = "progress must be a number from 0 to 100.")] double? Progress,
+    [property: StringLength(Limits.MaxTextChars)] string? Message);
 
-public sealed record FailRequest(string? WorkerId, string? Error);
+public sealed record CompleteRequest(
+    [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId,
+    JsonElement? Result) : IValidatableObject
+{
+    public string? ResultJson => Result is { } element ? JsonSerializer.Serialize(element) : null;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        JsonField.Check(ResultJson, nameof(Result));
+}
+
+public sealed record FailRequest(
+    [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId,
+    [property: Required, StringLength(Limits.MaxTextChars)] string? Error);
+
+/// <summary>Free-form JSON fields (a job's input and result) are stored as text; their size is bounded.</summary>
+internal static class JsonField
+{
+    public static IEnumerable<ValidationResult> Check(string? json, string member)
+    {
+        if (json is { Length: > Limits.MaxJsonFieldChars })
+        {
+            yield return new ValidationResult($"{member} must be at most {Limits.MaxJsonFieldChars} characters of JSON.", [member]);
+        }
+    }
+}
 
 public sealed record ProgressResponse(bool Applied, JobResponse Job);
 

@@ -1,5 +1,7 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using Lectures.Api.Infrastructure;
+using Lectures.Grains.Common;
 using Lectures.Grains.Lectures;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -16,36 +18,31 @@ public static class LectureApi
 
     public static IEndpointRouteBuilder MapLectureApi(this IEndpointRouteBuilder routes)
     {
-        var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures").ValidateIds();
 
-        lectures.MapPut("/{lectureId}", Put).WithSummary("Create or replace a lecture definition (If-Match supported)")
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        lectures.MapGet("/{lectureId}", Get).WithSummary("The definition and the robots that have runs of it")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+        lectures.MapPut("/{lectureId}", Put).Describe("putLecture", "Create or replace a lecture definition (If-Match supported)",
+            ["412 precondition_failed", .. OpenApiConventions.Body]);
+        lectures.MapGet("/{lectureId}", Get).Describe("getLecture", "The definition and the robots that have runs of it", "404 lecture.not_found");
 
         var run = lectures.MapGroup("/{lectureId}/robots/{robotId}");
-        run.MapPost("/sessions", StartSession)
-            .WithSummary("Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapGet("", GetRun).ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapGet("/sessions/{sessionId}", GetSession).ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapDelete("/sessions/{sessionId}", EndSession).WithSummary("End a session; it stays in the run's history, inactive")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        run.MapPost("/commands", Command).WithSummary("advance, pause, resume, question, answer or end (If-Match supported)")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        run.MapGet("/events", Events).WithSummary("Server-Sent Events: state, session. Resume with Last-Event-ID.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        run.MapPost("/sessions", StartSession).Describe("startLectureSession",
+            "Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session",
+            ["404 lecture.not_found", "404 lecture.topic_not_found", .. OpenApiConventions.Body]);
+        run.MapGet("", GetRun).Describe("getLectureRun", "The run of a robot on a lecture: state, position and sessions", "404 lecture.run_not_found");
+        run.MapGet("/sessions/{sessionId}", GetSession).Describe("getLectureSession", "A session with its contents", "404 lecture.session_not_found");
+        run.MapDelete("/sessions/{sessionId}", EndSession).Describe("endLectureSession",
+            "End a session; it stays in the run's history, inactive", "404 lecture.session_not_found");
+        run.MapPost("/commands", Command).Describe("sendLectureCommand", "advance, pause, resume, question, answer or end (If-Match supported)",
+            ["404 lecture.run_not_found", "409 lecture.invalid_transition", "412 precondition_failed", .. OpenApiConventions.Body]);
+        run.MapGet("/events", Events).EventStream().Describe("streamLectureRunEvents",
+            "Server-Sent Events: state, session; resume with Last-Event-ID", "404 lecture.run_not_found");
         return routes;
     }
 
     public static async Task<Ok<LectureDefinitionResponse>> Put(string lectureId, PutLectureRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
-        var (title, topics) = Validate(body);
-        var lecture = await grains.Get<ILectureCatalogGrain>(lectureId).PutAsync(title, topics, request.IfMatch());
+        var topics = body.Topics!.Select(t => new TopicDefinition(t.TopicId!, t.Title ?? t.TopicId!, [.. t.Contents!], [.. t.TimeList!])).ToList();
+        var lecture = await grains.Get<ILectureCatalogGrain>(lectureId).PutAsync(body.Title!, topics, request.IfMatch());
         response.SetETag(lecture.Version);
         return TypedResults.Ok(new LectureDefinitionResponse(lecture.LectureId, lecture.Title, lecture.Topics.Select(TopicDto.From).ToList(), lecture.Version));
     }
@@ -59,16 +56,11 @@ public static class LectureApi
 
     public static async Task<Results<Created<LectureSessionView>, Ok<LectureSessionView>>> StartSession(
         string lectureId, string robotId, StartSessionRequest body,
-        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, GrainLookup grains, HttpResponse response)
+        [FromHeader(Name = "Idempotency-Key"), RegularExpression(@"^[\x20-\x7E]{1,200}\z", ErrorMessage = "Idempotency-Key must be 1 to 200 printable ASCII characters.")]
+        string? idempotencyKey,
+        GrainLookup grains, HttpResponse response)
     {
-        var topicId = Require.Id(body.TopicId, "topicId");
-        var language = Require.Text(body.Language, "language", 35);
-        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > 200 || idempotencyKey.Any(char.IsControl)))
-        {
-            throw Require.Invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 printable characters.");
-        }
-
-        var result = await Run(grains, lectureId, robotId).StartSessionAsync(topicId, language, idempotencyKey);
+        var result = await Run(grains, lectureId, robotId).StartSessionAsync(body.TopicId!, body.Language!, idempotencyKey);
         response.SetETag(result.Version);
         return result.Created
             ? TypedResults.Created($"/api/lectures/{lectureId}/robots/{robotId}/sessions/{result.Session.SessionId}", result.Session)
@@ -90,77 +82,83 @@ public static class LectureApi
 
     public static async Task<Ok<LectureRunView>> Command(string lectureId, string robotId, CommandRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
-        // An exact name only: Enum.TryParse would also take "3" or "pause,resume" (combined into another command).
-        if (body.Command is null || !Commands.TryGetValue(body.Command, out var command))
-        {
-            throw Require.Invalid("command", "command must be one of advance, pause, resume, question, answer, end.");
-        }
-
-        var run = await Run(grains, lectureId, robotId).CommandAsync(command, request.IfMatch());
+        var run = await Run(grains, lectureId, robotId).CommandAsync(Commands[body.Command!], request.IfMatch());
         response.SetETag(run.Version);
         return TypedResults.Ok(run);
     }
 
     public static Task Events(string lectureId, string robotId, GrainLookup grains, HttpContext http) =>
-        SseRelay.RelayAsync(http, Run(grains, lectureId, robotId).WaitForEventsAsync, change => (object?)change.Session ?? change.Run);
+        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Lectures, LectureKeys.Run(lectureId, robotId)),
+            Run(grains, lectureId, robotId).GetEventsAsync, change => (object?)change.Session ?? change.Run);
 
     private static ILectureGrain Run(GrainLookup grains, string lectureId, string robotId) =>
         grains.Get<ILectureGrain>(LectureKeys.Run(lectureId, robotId));
+}
 
-    private static (string Title, List<TopicDefinition> Topics) Validate(PutLectureRequest body)
+public sealed record PutLectureRequest(
+    [property: Required, StringLength(500)] string? Title,
+    [property: Required, Length(1, LectureApi.MaxTopics)] List<TopicRequest>? Topics) : IValidatableObject
+{
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var title = Require.Text(body.Title, "title", 500);
-        if (body.Topics is null || body.Topics.Count == 0 || body.Topics.Count > MaxTopics)
-        {
-            throw Require.Invalid("topics", $"topics must list 1 to {MaxTopics} topics.");
-        }
-
-        var topics = new List<TopicDefinition>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < body.Topics.Count; i++)
+        for (var i = 0; i < (Topics?.Count ?? 0); i++)
         {
-            var topic = body.Topics[i] ?? throw Require.Invalid($"topics[{i}]", "a topic must be an object.");
-            var topicId = Require.Id(topic.TopicId, $"topics[{i}].topicId");
-            if (!seen.Add(topicId))
+            if (Topics![i] is not { } topic)
             {
-                throw Require.Invalid($"topics[{i}].topicId", $"topicId '{topicId}' appears more than once.");
+                yield return new("a topic must be an object.", [$"topics[{i}]"]);
             }
-
-            var contents = topic.Contents ?? throw Require.Invalid($"topics[{i}].contents", "contents is required.");
-            var times = topic.TimeList ?? throw Require.Invalid($"topics[{i}].timeList", "timeList is required.");
-            if (contents.Count == 0 || contents.Count > MaxContentsPerTopic)
+            else if (topic.TopicId is { } id && !seen.Add(id))
             {
-                throw Require.Invalid($"topics[{i}].contents", $"contents must have 1 to {MaxContentsPerTopic} items.");
+                yield return new($"topicId '{id}' appears more than once.", [$"topics[{i}].topicId"]);
             }
-
-            if (contents.Count != times.Count)
-            {
-                throw Require.Invalid($"topics[{i}].timeList", "contents and timeList must have the same length.");
-            }
-
-            for (var j = 0; j < contents.Count; j++)
-            {
-                Require.Text(contents[j], $"topics[{i}].contents[{j}]", Require.MaxTextChars);
-                if (times[j] is not { } t || !double.IsFinite(t) || t <= 0)
-                {
-                    throw Require.Invalid($"topics[{i}].timeList[{j}]", "timeList values must be numbers greater than 0.");
-                }
-            }
-
-            topics.Add(new TopicDefinition(topicId, Require.Text(topic.Title ?? topicId, $"topics[{i}].title", 500), [.. contents!], [.. times.Select(t => t!.Value)]));
         }
-
-        return (title, topics);
     }
 }
 
-public sealed record PutLectureRequest(string? Title, List<TopicRequest?>? Topics);
+public sealed record TopicRequest(
+    [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "topicId " + IdValidation.Message)] string? TopicId,
+    [property: StringLength(500, MinimumLength = 1)] string? Title,
+    [property: Required, Length(1, LectureApi.MaxContentsPerTopic)] List<string>? Contents,
+    [property: Required] List<double>? TimeList) : IValidatableObject
+{
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Contents is null || TimeList is null)
+        {
+            yield break;
+        }
 
-public sealed record TopicRequest(string? TopicId, string? Title, List<string>? Contents, List<double?>? TimeList);
+        if (Contents.Count != TimeList.Count)
+        {
+            yield return new("contents and timeList must have the same length.", [nameof(TimeList)]);
+        }
 
-public sealed record StartSessionRequest(string? TopicId, string? Language);
+        for (var j = 0; j < Contents.Count; j++)
+        {
+            if (string.IsNullOrWhiteSpace(Contents[j]) || Contents[j].Length > Limits.MaxTextChars)
+            {
+                yield return new($"contents items must be 1 to {Limits.MaxTextChars} characters.", [$"{nameof(Contents)}[{j}]"]);
+            }
+        }
 
-public sealed record CommandRequest(string? Command);
+        for (var j = 0; j < TimeList.Count; j++)
+        {
+            if (!double.IsFinite(TimeList[j]) || TimeList[j] <= 0)
+            {
+                yield return new("timeList values must be numbers greater than 0.", [$"{nameof(TimeList)}[{j}]"]);
+            }
+        }
+    }
+}
+
+public sealed record StartSessionRequest(
+    [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "topicId " + IdValidation.Message)] string? TopicId,
+    [property: Required, StringLength(35)] string? Language);
+
+public sealed record CommandRequest(
+    [property: Required, AllowedValues("advance", "pause", "resume", "question", "answer", "end",
+        ErrorMessage = "command must be one of advance, pause, resume, question, answer, end.")] string? Command);
 
 public sealed record TopicDto(string TopicId, string Title, IReadOnlyList<string> Contents, IReadOnlyList<double> TimeList)
 {

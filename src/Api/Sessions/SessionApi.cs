@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Lectures.Api.Infrastructure;
+using Lectures.Grains.Common;
 using Lectures.Grains.Sessions;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -12,40 +13,32 @@ public static class SessionApi
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder routes)
     {
-        var users = routes.MapGroup("/api/users/{userId}").WithTags("User sessions")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var users = routes.MapGroup("/api/users/{userId}").WithTags("User sessions").ValidateIds();
 
-        users.MapPost("/messages", Send).WithName("sendUserMessage")
-            .WithSummary("Send a message; wait=true (default) answers with the reply, wait=false with 202 and the request id")
-            .WithDescription("Rate limits first (429 rate_limited.user / rate_limited.global with Retry-After), then one request per user: " +
-                "409 session.busy (BusyPolicy Drop) or a queue place (Queue; 429 session.queue_full). Wait mode: 504 session.timeout, " +
-                "502 session.responder_failed, 409 session.cancelled (cancelled or cleared meanwhile).")
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status504GatewayTimeout);
-        users.MapPost("/cancel", Cancel).WithName("cancelUserRequest").WithSummary("Stop the request in flight; the next queued one starts");
-        users.MapPost("/clear", Clear).WithName("clearUserSession")
-            .WithSummary("In one step: cancel the request in flight, drop the queue, empty the history");
-        users.MapGet("/session", Get).WithName("getUserSession").WithSummary("The session: status, request in flight, queue length, history")
-            .ProducesProblem(StatusCodes.Status404NotFound);
-        users.MapGet("/events", Events).WithName("streamUserSessionEvents").WithSummary("Server-Sent Events: reply, status. Resume with Last-Event-ID.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        users.MapPost("/messages", Send).Describe("sendUserMessage",
+            "Send a message; wait=true (default) answers with the reply, wait=false 202 with the request id and queue position",
+            ["409 session.busy", "429 session.queue_full", "429 rate_limited.user", "429 rate_limited.global", "504 session.timeout",
+                "502 session.responder_failed", "409 session.cancelled", .. OpenApiConventions.Body]);
+        users.MapPost("/cancel", Cancel).Describe("cancelUserRequest", "Stop the request in flight; the next queued one starts");
+        users.MapPost("/clear", Clear).Describe("clearUserSession", "In one step: cancel the request in flight, drop the queue, empty the history");
+        users.MapGet("/session", Get).Describe("getUserSession", "The session: status, request in flight, queue length, history", "404 session.not_found");
+        users.MapGet("/events", Events).EventStream().Describe("streamUserSessionEvents",
+            "Server-Sent Events: reply, status; resume with Last-Event-ID");
         return routes;
     }
 
     public static async Task<Results<Ok<ReplyResponse>, Accepted<AcceptedResponse>, ProblemHttpResult>> Send(
         string userId, SendMessageRequest body, string? wait, GrainLookup grains, HttpContext http)
     {
-        var text = Require.Text(body.Text, "text", Require.MaxTextChars);
         var waitMode = wait?.ToLowerInvariant() switch
         {
             null or "true" => true,
             "false" => false,
-            _ => throw Require.Invalid("wait", "wait must be true or false."),
+            _ => throw DomainException.Invalid("wait", "wait must be true or false."),
         };
 
         var session = grains.Get<IUserSessionGrain>(userId);
-        var sent = await session.SendAsync(text);
+        var sent = await session.SendAsync(body.Text!);
         switch (sent.Outcome)
         {
             case SendOutcome.RateLimitedUser:
@@ -95,7 +88,8 @@ public static class SessionApi
         TypedResults.Ok(SessionResponse.From(await grains.Get<IUserSessionGrain>(userId).GetAsync()));
 
     public static Task Events(string userId, GrainLookup grains, HttpContext http) =>
-        SseRelay.RelayAsync(http, grains.Get<IUserSessionGrain>(userId).WaitForEventsAsync, SessionEventResponse.From);
+        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Sessions, userId), grains.Get<IUserSessionGrain>(userId).GetEventsAsync,
+            SessionEventResponse.From);
 
     private static ProblemHttpResult TooMany(HttpContext http, string code, string detail, TimeSpan retryAfter)
     {
@@ -119,7 +113,7 @@ public static class SessionApi
     }
 }
 
-public sealed record SendMessageRequest([Required, StringLength(Require.MaxTextChars, MinimumLength = 1)] string? Text);
+public sealed record SendMessageRequest([property: Required, StringLength(Limits.MaxTextChars)] string? Text);
 
 public sealed record ReplyResponse(string RequestId, string Reply, RequestStatus Status);
 

@@ -23,9 +23,9 @@ public interface IJobGrain : IGrainWithStringKey
 
     Task<JobView> CancelAsync(IfMatch? ifMatch = null);
 
-    /// <summary>Events after <paramref name="afterId"/>; waits up to <paramref name="maxWait"/> for one when there are none yet.</summary>
+    /// <summary>The durable events after <paramref name="afterId"/> (or a snapshot); live events come from the job's stream (<see cref="LiveStreams.Jobs"/>).</summary>
     [AlwaysInterleave]
-    Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default);
+    Task<EventBatch<JobView>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default);
 }
 
 public enum JobStatus { Queued, Processing, Completed, Failed, Cancelled }

@@ -22,7 +22,7 @@ public interface ILectureGrain : IGrainWithStringKey
     Task<LectureRunView> CommandAsync(LectureCommand command, IfMatch? ifMatch = null);
 
     [AlwaysInterleave]
-    Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default);
+    Task<EventBatch<LectureChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default);
 }
 
 public enum LectureRunState { Idle, Presenting, Paused, Qna, Ended }

@@ -31,9 +31,9 @@ public interface IUserSessionGrain : IGrainWithStringKey
 
     Task<SessionView> GetAsync();
 
-    /// <summary>Events after <paramref name="afterId"/>; waits up to <paramref name="maxWait"/> for one when there are none yet.</summary>
+    /// <summary>The durable events after <paramref name="afterId"/> (or a snapshot); live events come from the session's stream (<see cref="LiveStreams.Sessions"/>).</summary>
     [AlwaysInterleave]
-    Task<EventBatch<SessionEvent>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default);
+    Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default);
 }
 
 public enum BusyPolicy { Drop, Queue }

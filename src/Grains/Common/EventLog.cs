@@ -1,16 +1,20 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Streams;
+
 namespace Lectures.Grains.Common;
 
 /// <summary>
-/// The recent changes of one grain, kept in memory for its live event streams (SSE relays long-poll it).
-/// It is a hint, not a record: after a reactivation or when a client is further behind than the
-/// buffer reaches, the client gets a snapshot of the current state instead, so a lost event is never a lost update.
-/// Only touched from the grain's own scheduler, so it needs no lock.
+/// The recent changes of one grain: published to the grain's live stream (<see cref="LiveStreams"/>) as they become
+/// durable, and kept in memory so a client that missed some (a reconnect with <c>Last-Event-ID</c>, a lost stream
+/// event) gets them from the grain. It is a hint, not a record: after a reactivation or when a client is further
+/// behind than the buffer reaches, the client gets a snapshot of the current state instead, so a lost event is never a
+/// lost update. Only touched from the grain's own scheduler, so it needs no lock.
 /// </summary>
-public sealed class EventLog<T>(int capacity = 128)
+public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? logger, int capacity = 128)
 {
     private readonly LinkedList<ChangeEvent<T>> _events = new();
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Records a durable change and publishes it; publishing is a hint and never fails the change.</summary>
     public void Append(long id, string type, T data)
     {
         // Keep id order even if the writers' continuations resume out of order.
@@ -35,37 +39,14 @@ public sealed class EventLog<T>(int capacity = 128)
             _events.RemoveFirst();
         }
 
-        var changed = _changed;
-        _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
-    }
-
-    /// <summary>
-    /// The events after <paramref name="afterId"/>; a snapshot event when the log cannot prove it holds every one of them;
-    /// waits up to <paramref name="maxWait"/> when the client is current.
-    /// </summary>
-    public async Task<EventBatch<T>> WaitAfterAsync(long afterId, long currentId, Func<ChangeEvent<T>> snapshot, TimeSpan maxWait,
-        CancellationToken cancellationToken = default)
-    {
-        if (currentId <= afterId && maxWait > TimeSpan.Zero)
+        if (live is not null)
         {
-            // A caller that goes away (its cancellation reaches the grain) frees this call at once.
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            wait.CancelAfter(maxWait);
-            try
-            {
-                await _changed.Task.WaitAsync(wait.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Waited the whole maxWait: answer that nothing changed.
-            }
+            _ = PublishAsync(live, change);
         }
-
-        return After(afterId, snapshot);
     }
 
-    private EventBatch<T> After(long afterId, Func<ChangeEvent<T>> snapshot)
+    /// <summary>The events after <paramref name="afterId"/>; a snapshot event when the log cannot prove it holds every one of them.</summary>
+    public EventBatch<T> After(long afterId, Func<ChangeEvent<T>> snapshot)
     {
         var current = snapshot();
         if (current.Id <= afterId)
@@ -82,4 +63,25 @@ public sealed class EventLog<T>(int capacity = 128)
 
         return new EventBatch<T>(_events.Where(e => e.Id > afterId).ToList());
     }
+
+    private async Task PublishAsync(IAsyncStream<ChangeEvent<T>> stream, ChangeEvent<T> change)
+    {
+        try
+        {
+            await stream.OnNextAsync(change);
+        }
+        catch (Exception ex)
+        {
+            // Subscribers fill the gap from the grain (their resync or the next event's id), so this is not a lost update.
+            logger?.LogDebug(ex, "Publishing event {Id} to {Stream} failed", change.Id, stream.StreamId);
+        }
+    }
+}
+
+public static class EventLogExtensions
+{
+    /// <summary>An event log that publishes to this grain's live stream in <paramref name="streamNamespace"/>.</summary>
+    public static EventLog<T> CreateEventLog<T>(this Grain grain, string streamNamespace, ILogger logger) =>
+        new(grain.GetStreamProvider(LiveStreams.Provider)
+            .GetStream<ChangeEvent<T>>(StreamId.Create(streamNamespace, grain.GetGrainId().Key.ToString()!)), logger);
 }

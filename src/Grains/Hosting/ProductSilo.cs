@@ -1,5 +1,6 @@
 using System.Net;
 using Lectures.Grains.Ai;
+using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
 using Lectures.Grains.RateLimiting;
 using Lectures.Grains.Sessions;
@@ -23,8 +24,6 @@ namespace Lectures.Grains.Hosting;
 /// </summary>
 public static class ProductSilo
 {
-    public const string StreamProvider = "events";
-
     public static bool IsEmbedded(IConfiguration configuration) => string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
 
     /// <summary>Redis client settings shared by clustering, storage, reminders and the readiness check.</summary>
@@ -41,10 +40,8 @@ public static class ProductSilo
 
     public static ISiloBuilder ConfigureProductSilo(this ISiloBuilder silo, IConfiguration configuration, ILogger? startupLog = null)
     {
-        var clusterId = configuration["Orleans:ClusterId"] ?? "dev";
-        var serviceId = configuration["Orleans:ServiceId"] ?? "lectures";
-        var siloPort = configuration.GetValue("Orleans:SiloPort", 11111);
-        var gatewayPort = configuration.GetValue("Orleans:GatewayPort", 30000);
+        var cluster = StartupOptions.Read<ClusterOptions>(configuration, ClusterOptions.Section);
+        var (clusterId, serviceId, siloPort, gatewayPort) = (cluster.ClusterId, cluster.ServiceId, cluster.SiloPort, cluster.GatewayPort);
 
         if (IsEmbedded(configuration))
         {
@@ -53,7 +50,6 @@ public static class ProductSilo
                 "Everything is lost when this process stops. Set ConnectionStrings:Redis for a durable cluster.");
             silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
             silo.AddProcessMemoryGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
-            silo.AddProcessMemoryGrainStorage("PubSubStore");
             silo.AddProcessMemoryGrainStorage(SessionOptions.Storage);
             silo.UseInMemoryReminderService();
         }
@@ -61,16 +57,15 @@ public static class ProductSilo
         {
             var redis = RedisOptions(configuration);
             startupLog?.LogInformation("Cluster mode: Redis clustering, grain state and reminders at {Redis}", redis.ToString(includePassword: false));
-            silo.Configure<ClusterOptions>(o =>
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;
                 o.ServiceId = serviceId;
             });
-            var advertised = IPAddress.Parse(configuration["Orleans:AdvertisedIP"] ?? IPAddress.Loopback.ToString());
+            var advertised = IPAddress.Parse(cluster.AdvertisedIP);
             silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());
-            silo.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redis.Clone());
             // Idle sessions are deleted with ClearStateAsync: without DeleteStateOnClear it would leave an empty record.
             // (Not Redis' entry expiry: that deletes behind a live activation's back.)
             silo.AddRedisGrainStorage(SessionOptions.Storage, o =>
@@ -84,11 +79,19 @@ public static class ProductSilo
         // Plain System.Text.Json state (both modes): readable in redis-cli, no $type names tied to CLR type names,
         // and cheaper than the Newtonsoft default.
         silo.UseSystemTextJsonGrainStorageSerializer();
-        silo.AddMemoryStreams(StreamProvider);
+        // Live events (SSE) fan out per API silo through memory streams. They are hints, not records: subscribers fill
+        // gaps from the grains, so neither the queues nor the subscriptions (PubSubStore) need to be durable, in any mode.
+        silo.AddProcessMemoryGrainStorage("PubSubStore");
+        silo.AddMemoryStreams(LiveStreams.Provider, streams =>
+        {
+            streams.ConfigurePartitioning(2);
+            streams.ConfigurePullingAgent(o => o.Configure(a => a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(50)));
+        });
         // Stall detection ticks every HeartbeatTimeout / 3 (5 s by default), below Orleans' one-minute default floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.AddDashboard();
         silo.Services.AddProductGrainServices(configuration);
+        silo.Services.AddBoundedShutdown();
         return silo;
     }
 

@@ -24,7 +24,7 @@ public sealed class JobGrain(
     private const string StallReminder = "stall";
 
     private readonly JobOptions _options = options.Value;
-    private readonly EventLog<JobView> _events = new();
+    private EventLog<JobView> _events = null!;
     private GroupCommit<JobState>? _commit;
     private bool _stallReminderRegistered;
     // The job as last written: what event streams are answered from, so they never show a change that is not durable.
@@ -39,6 +39,7 @@ public sealed class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _commit = new GroupCommit<JobState>(state, this, logger);
+        _events = this.CreateEventLog<JobView>(LiveStreams.Jobs, logger);
         _durable = View();
         _persistedHeartbeat = S.LastHeartbeat;
         // The silo that held this job may have died; a reactivated processing job is checked at once.
@@ -199,7 +200,7 @@ public sealed class JobGrain(
         return await FinishAsync(JobStatus.Cancelled);
     }
 
-    public Task<EventBatch<JobView>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    public Task<EventBatch<JobView>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
     {
         EnsureExists();
         var durable = _durable!;
@@ -209,7 +210,7 @@ public sealed class JobGrain(
             throw DomainException.NotFound(JobErrors.NotFound, $"Job '{this.GetPrimaryKeyString()}' does not exist.");
         }
 
-        return _events.WaitAfterAsync(afterId, durable.Version, () => new ChangeEvent<JobView>(_durable!.Version, "status", _durable), maxWait, cancellationToken);
+        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<JobView>(durable.Version, "status", durable)));
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

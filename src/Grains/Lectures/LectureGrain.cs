@@ -29,7 +29,7 @@ public sealed class LectureGrain(
     TimeProvider clock,
     ILogger<LectureGrain> logger) : Grain, ILectureGrain
 {
-    private readonly EventLog<LectureChange> _events = new();
+    private EventLog<LectureChange> _events = null!;
     // The run as last written: event streams interleave with writes and must never show a change that is not durable.
     private LectureRunView? _durable;
     private LectureRunRecord S => state.State;
@@ -38,6 +38,7 @@ public sealed class LectureGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _events = this.CreateEventLog<LectureChange>(LiveStreams.Lectures, logger);
         _durable = View();
         return Task.CompletedTask;
     }
@@ -118,7 +119,7 @@ public sealed class LectureGrain(
     }
 
     // Runs interleaved with a start or command that is awaiting its write: reads only the durable view.
-    public Task<EventBatch<LectureChange>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default)
+    public Task<EventBatch<LectureChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
     {
         var durable = _durable!;
         if (durable.Sessions.Count == 0)
@@ -126,8 +127,7 @@ public sealed class LectureGrain(
             throw DomainException.NotFound(LectureErrors.RunNotFound, $"Robot '{RobotId}' has no run of lecture '{LectureId}'.");
         }
 
-        return _events.WaitAfterAsync(afterId, durable.Version,
-            () => new ChangeEvent<LectureChange>(_durable!.Version, "state", new LectureChange(_durable, null)), maxWait, cancellationToken);
+        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<LectureChange>(durable.Version, "state", new LectureChange(durable, null))));
     }
 
     /// <summary>The state machine of API.md; null when the command is not allowed in the state.</summary>

@@ -37,7 +37,7 @@ public sealed class UserSessionGrain(
 
     private readonly SessionOptions _options = options.Value;
     private readonly IChatClient _chat = services.GetRequiredKeyedService<IChatClient>(SessionOptions.ResponderKey);
-    private readonly EventLog<SessionEvent> _events = new();
+    private EventLog<SessionEvent> _events = null!;
     private readonly Dictionary<string, TaskCompletionSource<RequestOutcome>> _waiters = [];
     private GroupCommit<UserSessionState> _commit = null!;
     private (string RequestId, CancellationTokenSource Cancel)? _running;
@@ -50,6 +50,7 @@ public sealed class UserSessionGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _commit = new GroupCommit<UserSessionState>(state, this, logger);
+        _events = this.CreateEventLog<SessionEvent>(LiveStreams.Sessions, logger);
         _durable = Snapshot(clock.GetUtcNow());
         // A request recorded in flight with no generation in this new activation was lost with its silo.
         if (S.ActiveRequestId is { } lost)
@@ -214,8 +215,8 @@ public sealed class UserSessionGrain(
         return view;
     }
 
-    public Task<EventBatch<SessionEvent>> WaitForEventsAsync(long afterId, TimeSpan maxWait, CancellationToken cancellationToken = default) =>
-        _events.WaitAfterAsync(afterId, _durable.Id, () => _durable, maxWait, cancellationToken);
+    public Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_events.After(afterId, () => _durable));
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {

@@ -103,6 +103,37 @@ public sealed class HostProcess : IAsyncDisposable
         throw new TimeoutException($"{Project} not ready within {deadline}:\n{Output}");
     }
 
+    /// <summary>Starts a host without waiting for it to be ready (for hosts expected to refuse to start).</summary>
+    public static HostProcess Launch(string project, IReadOnlyDictionary<string, string?> settings) =>
+        new(project, WithPorts(settings), project == "Api" ? FreePort.Next() : null);
+
+    /// <summary>Waits for the process to exit by itself; its exit code, or null when it still runs at the deadline.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan deadline)
+    {
+        using var timeout = new CancellationTokenSource(deadline);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Sends SIGTERM and measures how long the process takes to exit (null: still running at the deadline).</summary>
+    public async Task<TimeSpan?> TerminateAsync(TimeSpan deadline)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        {
+            await term.WaitForExitAsync();
+        }
+
+        return await WaitForExitAsync(deadline) is null ? null : started.Elapsed;
+    }
+
     /// <summary>SIGKILL: no graceful shutdown, no deactivation, no flush: a crashed silo.</summary>
     public void Kill()
     {

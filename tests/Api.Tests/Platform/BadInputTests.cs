@@ -80,4 +80,30 @@ public sealed class BadInputTests(ApiFixture api)
         var after = await (await api.Http.GetAsync($"/api/jobs/{jobId}")).Expect(HttpStatusCode.OK);
         Assert.Equal(before.ToString(), after.ToString());
     }
+
+    public static TheoryData<string, string, string, string> ErrorKeys => new()
+    {
+        // path, body, errors key, first words of its message
+        { "/api/lectures/{id}", """{"title":"t","topics":[{"topicId":"a","contents":["x"],"timeList":[1]},{"topicId":"b","contents":["x","y"],"timeList":[1]}]}""", "topics[1].timeList", "contents and timeList" },
+        { "/api/lectures/{id}", """{"title":"t","topics":[{"topicId":"a","contents":["x"],"timeList":[1]},{"topicId":"a","contents":["x"],"timeList":[1]}]}""", "topics[1].topicId", "topicId 'a' appears" },
+        { "/api/lectures/{id}", """{"title":"t","topics":[{"topicId":"a","contents":["x"],"timeList":[0]}]}""", "topics[0].timeList[0]", "timeList values" },
+        { "/api/lectures/{id}", """{"topics":[{"topicId":"a","contents":["x"],"timeList":[1]}]}""", "title", "" },
+        { "/api/jobs/{id}/progress", """{"workerId":"w","progress":101}""", "progress", "progress must be" },
+        { "/api/jobs/{id}/progress", """{"progress":50}""", "workerId", "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ErrorKeys))]
+    public async Task Validation_errors_are_keyed_by_the_json_path_the_client_sent(string path, string body, string key, string message)
+    {
+        var id = Ids.New("keys");
+        using var request = new HttpRequestMessage(path.StartsWith("/api/lectures", StringComparison.Ordinal) ? HttpMethod.Put : HttpMethod.Post,
+            path.Replace("{id}", id)) { Content = HttpAssertions.Json(body) };
+
+        var problem = await (await api.Http.SendAsync(request)).ExpectProblem(HttpStatusCode.BadRequest, "validation");
+
+        var errors = problem.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(key, out var messages), $"no '{key}' in {errors}");
+        Assert.StartsWith(message, messages[0].GetString());
+    }
 }

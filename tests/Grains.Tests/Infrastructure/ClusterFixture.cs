@@ -1,3 +1,4 @@
+using Lectures.Grains.Common;
 using Lectures.Grains.Hosting;
 using Lectures.Grains.Sessions;
 using Microsoft.Extensions.Configuration;
@@ -34,6 +35,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorageAsDefault();
             silo.AddMemoryGrainStorage("PubSubStore");
             silo.AddMemoryGrainStorage(SessionOptions.Storage);
+            silo.AddMemoryStreams(LiveStreams.Provider);
             silo.UseInMemoryReminderService();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.Services.AddProductGrainServices(configuration);

@@ -1,0 +1,54 @@
+using System.Globalization;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Lectures.Api.Infrastructure;
+
+/// <summary>
+/// What the OpenAPI document says about each operation, declared next to its route: a camelCase operationId (client
+/// generators name methods from it), a summary, and every problem it can answer with its stable code. The document
+/// itself gets a title, a description, tag descriptions and one relative server (the host that serves it).
+/// </summary>
+public static class OpenApiConventions
+{
+    /// <summary>Problems every route of a feature can answer.</summary>
+    public static readonly string[] Common = ["400 validation", "503 storage_unavailable", "503 unavailable"];
+
+    /// <summary>Problems of a route that takes a JSON body.</summary>
+    public static readonly string[] Body = ["413 payload_too_large", "415 unsupported_media_type"];
+
+    public static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, string operationId, string summary, params string[] problems)
+    {
+        builder.WithName(operationId).WithSummary(summary);
+        var all = problems.Concat(Common).ToList();
+        foreach (var status in all.Select(p => int.Parse(p[..3], CultureInfo.InvariantCulture)).Distinct())
+        {
+            builder.ProducesProblem(status);
+        }
+
+        return builder.WithDescription("Problem codes: " + string.Join(", ", all.Select(p => $"{p[..3]} `{p[4..]}`")) + ".");
+    }
+
+    /// <summary>A Server-Sent Events route: the 200 is <c>text/event-stream</c>.</summary>
+    public static RouteHandlerBuilder EventStream(this RouteHandlerBuilder builder) =>
+        builder.Produces<string>(StatusCodes.Status200OK, "text/event-stream");
+
+    public static IServiceCollection AddProductOpenApi(this IServiceCollection services) => services.AddOpenApi(o =>
+        o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Lectures backend API";
+            document.Info.Description =
+                "The stateful core of lecture robots, group chats with AI agents, a chatbot and a job service, on Microsoft Orleans. " +
+                "Every error is an RFC 9457 problem document with a stable `code`; mutations accept `If-Match`; live updates are " +
+                "Server-Sent Events resumable with `Last-Event-ID`.";
+            document.Servers = [new OpenApiServer { Url = "/", Description = "The API silo that serves this document" }];
+            document.Tags = new HashSet<OpenApiTag>
+            {
+                new() { Name = "Jobs", Description = "Long-running jobs: claim, progress, heartbeats, stall detection." },
+                new() { Name = "Lectures", Description = "Lecture definitions and each robot's run, sessions and state machine." },
+                new() { Name = "Rooms", Description = "Group chats with AI agents that answer exactly once per trigger." },
+                new() { Name = "Sessions", Description = "Chatbot sessions: one request in flight per user, cancel, clear, rate limits." },
+            };
+            return Task.CompletedTask;
+        }));
+}
