@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Placement;
+using Orleans.Streams;
 
 namespace Lectures.Grains.Sessions;
 
@@ -37,7 +38,13 @@ public sealed class UserSessionGrain(
 
     private readonly SessionOptions _options = options.Value;
     private readonly IChatClient _chat = services.GetRequiredKeyedService<IChatClient>(SessionOptions.ResponderKey);
-    private EventLog<SessionEvent> _events = null!;
+    // Events are kept for gap fills always, but published to the session's live stream only while an SSE relay has
+    // asked for them recently (relays poll at least every LiveFeeds.ResyncPeriod, 10 s): a stream publish activates a
+    // pub-sub grain per stream, which would double the activations of 100,000 sessions nobody watches.
+    private static readonly TimeSpan WatchedFor = TimeSpan.FromSeconds(30);
+    private readonly EventLog<SessionEvent> _events = new(null, null);
+    private IAsyncStream<ChangeEvent<SessionEvent>>? _live;
+    private DateTimeOffset _watchedUntil;
     private readonly Dictionary<string, TaskCompletionSource<RequestOutcome>> _waiters = [];
     private GroupCommit<UserSessionState> _commit = null!;
     private (string RequestId, CancellationTokenSource Cancel)? _running;
@@ -50,7 +57,6 @@ public sealed class UserSessionGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _commit = new GroupCommit<UserSessionState>(state, this, logger);
-        _events = this.CreateEventLog<SessionEvent>(LiveStreams.Sessions, logger);
         _durable = Snapshot(clock.GetUtcNow());
         // A request recorded in flight with no generation in this new activation was lost with its silo.
         if (S.ActiveRequestId is { } lost)
@@ -215,8 +221,14 @@ public sealed class UserSessionGrain(
         return view;
     }
 
-    public Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_events.After(afterId, () => _durable));
+    public Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
+    {
+        // A relay subscribes to the stream before it asks, so publishing from now on leaves no gap.
+        _watchedUntil = clock.GetUtcNow() + WatchedFor;
+        _live ??= this.GetStreamProvider(LiveStreams.Provider)
+            .GetStream<ChangeEvent<SessionEvent>>(StreamId.Create(LiveStreams.Sessions, this.GetPrimaryKeyString()));
+        return Task.FromResult(_events.After(afterId, () => _durable));
+    }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -270,7 +282,9 @@ public sealed class UserSessionGrain(
             }
 
             _idleRegistered = false;
+            _recoveryRegistered = false;
             await UnregisterAsync(IdleReminder);
+            await UnregisterAsync(RecoveryReminder);
             _durable = Snapshot(clock.GetUtcNow());
         }
         finally
@@ -387,9 +401,27 @@ public sealed class UserSessionGrain(
             _durable = snapshot;
         }
 
+        var publish = _live is not null && clock.GetUtcNow() < _watchedUntil;
         foreach (var e in events)
         {
             _events.Append(e.Id, e.Type, e.Data);
+            if (publish)
+            {
+                _ = PublishAsync(e);
+            }
+        }
+    }
+
+    private async Task PublishAsync(ChangeEvent<SessionEvent> change)
+    {
+        try
+        {
+            await _live!.OnNextAsync(change);
+        }
+        catch (Exception ex)
+        {
+            // A hint: relays fill the gap from GetEventsAsync.
+            logger.LogDebug(ex, "Session {UserId}: publishing event {Id} failed", this.GetPrimaryKeyString(), change.Id);
         }
     }
 
