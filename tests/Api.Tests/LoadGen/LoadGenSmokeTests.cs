@@ -31,8 +31,8 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
 
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{stdout}\n{await stderr}");
         var summary = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
-        Assert.True(summary.GetProperty("invariantOk").GetBoolean());
-        Assert.True(summary.GetProperty("requests").GetInt64() > 0);
+        Assert.True(summary.GetProperty("invariantOk").GetBoolean(), stdout);
+        Assert.True(summary.GetProperty("requests").GetInt64() > 0, stdout);
         Assert.Equal(scenario, summary.GetProperty("scenario").GetString());
     }
 
