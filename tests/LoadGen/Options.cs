@@ -7,7 +7,8 @@ public sealed record Options(Uri Target, string Scenario, int Clients, TimeSpan 
     public const string Usage =
         "usage: LoadGen --target http://127.0.0.1:8080 --scenario jobs-progress|jobs-heartbeat|lectures-start|mixed|sessions-chat " +
         "[--clients 64] [--duration 15s] [--keys 1000] [--warmup 2s] [--label name]\n" +
-        "       LoadGen --report results.jsonl   (medians per label and scenario, and the product/baseline ratios)";
+        "       LoadGen --report results.jsonl   (medians per label and scenario, and the product/baseline ratios)\n" +
+        "       LoadGen --fanout http://127.0.0.1:8080 CLIENTS RATE SECONDS [SERVER_PID]   (SSE fan-out: delay, grain calls and CPU per event)";
 
     public static Options Parse(string[] args)
     {

@@ -12,6 +12,13 @@ if (args is ["--report", var resultsFile])
     return Report.Print(resultsFile);
 }
 
+if (args is ["--fanout", var fanoutTarget, var fanoutClients, var fanoutRate, var fanoutSeconds, .. var fanoutPid])
+{
+    return await Fanout.RunAsync(new Uri(fanoutTarget), int.Parse(fanoutClients, CultureInfo.InvariantCulture),
+        int.Parse(fanoutRate, CultureInfo.InvariantCulture), TimeSpan.FromSeconds(int.Parse(fanoutSeconds, CultureInfo.InvariantCulture)),
+        fanoutPid is [var pid] ? int.Parse(pid, CultureInfo.InvariantCulture) : null);
+}
+
 Options options;
 IScenario scenario;
 try

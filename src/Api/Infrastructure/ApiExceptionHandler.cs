@@ -12,7 +12,7 @@ namespace Lectures.Api.Infrastructure;
 
 /// <summary>
 /// Turns every exception that escapes an endpoint into a problem document, in one place: a domain refusal's kind
-/// becomes its status (and a failed precondition's version the current <c>ETag</c>), bad request bodies 4xx, an
+/// becomes its status (and a failed precondition's version its <c>currentETag</c>), bad request bodies 4xx, an
 /// unreachable grain store 503 <c>storage_unavailable</c>, a cluster that did not answer in time 503 <c>unavailable</c>,
 /// anything else a 500 that says nothing about internals (the details go to the log).
 /// </summary>
@@ -65,9 +65,9 @@ public sealed class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger) : I
             case RefusalKind.Conflict:
                 return Problems.WriteAsync(http, 409, refusal.Code, "Conflict", refusal.Detail, extensions);
             case RefusalKind.PreconditionFailed:
+                // In the body: the exception handler middleware removes ETag headers from error responses.
                 if (refusal.CurrentVersion is { } current)
                 {
-                    http.Response.SetETag(current);
                     extensions["currentETag"] = ETagHeaders.Format(current);
                 }
 

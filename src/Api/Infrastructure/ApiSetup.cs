@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lectures.Grains.Common;
+using Lectures.Api.Security;
 using Lectures.Grains.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Features;
@@ -38,6 +39,8 @@ public static class ApiSetup
             builder.UseOrleans(silo => silo.ConfigureProductSilo(builder.Configuration, log));
         }
 
+        builder.AddApiSecurity();
+        builder.AddEdgeProtection();
         var maxBody = StartupOptions.Read<ApiOptions>(builder.Configuration, ApiOptions.Section).MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = maxBody);
@@ -73,6 +76,10 @@ public static class ApiSetup
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.UseRequestTimeouts();
         return app;
     }
 
@@ -80,15 +87,15 @@ public static class ApiSetup
     public static WebApplication MapOperations(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync })
-            .ExcludeFromDescription();
+            .ExcludeFromDescription().AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync })
-            .ExcludeFromDescription();
-        app.MapOpenApi();
-        app.MapScalarApiReference("/api-reference", o => o.WithTitle("Lectures backend API"));
-        app.MapGet("/", () => Results.Redirect("/api-reference")).ExcludeFromDescription();
-        // No authentication of its own: expose /dashboard only on an operator network (see README).
-        app.MapOrleansDashboard(routePrefix: "/dashboard").ExcludeFromDescription();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+            .ExcludeFromDescription().AllowAnonymous();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapScalarApiReference("/api-reference", o => o.WithTitle("Lectures backend API")).AllowAnonymous();
+        app.MapGet("/", () => Results.Redirect("/api-reference")).ExcludeFromDescription().AllowAnonymous();
+        // The dashboard shows grain state and has no authentication of its own: admin keys only (its assets and APIs too).
+        app.MapOrleansDashboard(routePrefix: "/dashboard").ExcludeFromDescription().RequireAuthorization(Access.Admin);
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(Access.Admin);
         return app;
     }
 

@@ -17,6 +17,9 @@ public static class SseRelay
 {
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
 
+    // A feed hands the same event instance to all of this silo's clients of a grain: its text is made once.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, string> Frames = new();
+
     public static async Task RelayAsync<T, TOut>(HttpContext http, StreamId stream, LiveFeeds.Poll<T> poll, Func<T, TOut> map)
     {
         var afterId = long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), out var lastId) ? lastId : -1;
@@ -42,9 +45,7 @@ public static class SseRelay
                 var text = new StringBuilder();
                 foreach (var e in events.Where(e => e.Id > afterId))
                 {
-                    text.Append("id: ").Append(e.Id).Append('\n')
-                        .Append("event: ").Append(e.Type).Append('\n')
-                        .Append("data: ").Append(JsonSerializer.Serialize(map(e.Data), json)).Append("\n\n");
+                    text.Append(Frames.GetValue(e, _ => $"id: {e.Id}\nevent: {e.Type}\ndata: {JsonSerializer.Serialize(map(e.Data), json)}\n\n"));
                     afterId = e.Id;
                 }
 

@@ -2,6 +2,7 @@ using System.Net;
 using Lectures.Grains.Ai;
 using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
+using Lectures.Grains.Lectures;
 using Lectures.Grains.RateLimiting;
 using Lectures.Grains.Sessions;
 using Microsoft.Extensions.Configuration;
@@ -89,7 +90,8 @@ public static class ProductSilo
         });
         // Stall detection ticks every HeartbeatTimeout / 3 (5 s by default), below Orleans' one-minute default floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
-        silo.AddDashboard();
+        // The dashboard's live log stream shows every log line of the silo: off unless an operator turns it on.
+        silo.AddDashboard(o => o.HideTrace = !configuration.GetValue("Dashboard:LiveLog", false));
         silo.Services.AddProductGrainServices(configuration);
         silo.Services.AddBoundedShutdown();
         return silo;
@@ -115,6 +117,7 @@ public static class ProductSilo
     public static IServiceCollection AddProductGrainServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<JobOptions>(configuration, JobOptions.Section);
+        services.AddValidatedOptions<LectureOptions>(configuration, LectureOptions.Section);
         services.AddValidatedOptions<SessionOptions>(configuration, SessionOptions.Section);
         services.AddValidatedOptions<RateLimitOptions>(configuration, RateLimitOptions.Section);
         services.AddResponder<SessionOptions>(SessionOptions.ResponderKey);

@@ -7,10 +7,12 @@ namespace Lectures.Api.Tests.Infrastructure;
 public sealed class ApiFixture : IAsyncLifetime
 {
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromSeconds(2);
 
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
         ["Jobs:HeartbeatTimeout"] = HeartbeatTimeout.ToString(),
+        ["Lectures:IdempotencyWindow"] = IdempotencyWindow.ToString(),
     };
 
     private HostProcess? _host;

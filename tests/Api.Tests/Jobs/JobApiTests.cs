@@ -108,6 +108,35 @@ public sealed class JobApiTests(ApiFixture api)
         await (await Http.SendAsync(fresh)).Expect(HttpStatusCode.OK);
     }
 
+    [Theory]
+    [InlineData("\"999\", {current}", 200)]
+    [InlineData("{current},\"999\"", 200)]
+    [InlineData("*", 200)]
+    [InlineData("\"998\", \"999\"", 412)]
+    [InlineData("W/{current}", 412)]
+    [InlineData("\"not-ours\"", 412)]
+    public async Task If_Match_follows_RFC_9110_lists_and_star(string ifMatch, int status)
+    {
+        var jobId = await StartedJob();
+        var current = (await Http.GetAsync($"/api/jobs/{jobId}")).Headers.ETag!.Tag;
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/jobs/{jobId}/progress") { Content = HttpAssertions.Json("{\"workerId\":\"w1\",\"progress\":20}") };
+        request.Headers.TryAddWithoutValidation("If-Match", ifMatch.Replace("{current}", current));
+
+        var response = await Http.SendAsync(request);
+
+        if (status == 200)
+        {
+            await response.Expect(HttpStatusCode.OK);
+        }
+        else
+        {
+            var problem = await response.ExpectProblem(HttpStatusCode.PreconditionFailed, "precondition_failed");
+            // The 412 names the stored version to read again.
+            Assert.Equal(current, problem.GetProperty("currentETag").GetString());
+            Assert.Equal(0, (await (await Http.GetAsync($"/api/jobs/{jobId}")).Expect(HttpStatusCode.OK)).GetProperty("progress").GetDouble());
+        }
+    }
+
     [Fact]
     public async Task Concurrent_progress_over_HTTP_ends_at_the_highest_acknowledged_value()
     {

@@ -113,4 +113,40 @@ public sealed class RedisModeTests(RedisServer redis)
             await own.DisposeAsync();
         }
     }
+
+    [RedisFact]
+    public async Task With_an_event_stream_open_a_failed_write_answers_every_later_request_at_once()
+    {
+        var own = RedisServer.Durable();
+        await own.InitializeAsync();
+        try
+        {
+            var serviceId = Ids.New("fail-fast");
+            await using var api = await HostProcess.StartApiAsync(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Redis"] = own.ConnectionString,
+                ["Orleans:ServiceId"] = serviceId,
+                ["Orleans:ClusterId"] = serviceId,
+            });
+            var jobId = Ids.New("watched");
+            await (await api.Http.PostJson("/api/jobs", new { kind = "video", jobId })).Expect(HttpStatusCode.Created);
+            await (await api.Http.PostJson($"/api/jobs/{jobId}/start", new { workerId = "w1" })).Expect(HttpStatusCode.OK);
+            using var sse = new HttpClient { BaseAddress = api.Http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+            using var stream = await sse.GetAsync($"/api/jobs/{jobId}/events", HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+
+            own.Stop();
+            foreach (var progress in new[] { 20, 30 })
+            {
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                await (await api.Http.PostJson($"/api/jobs/{jobId}/progress", new { workerId = "w1", progress }))
+                    .ExpectProblem(HttpStatusCode.ServiceUnavailable, "storage_unavailable");
+                Assert.True(started.Elapsed < TimeSpan.FromSeconds(2), $"report {progress} answered after {started.Elapsed.TotalSeconds:0.0} s");
+            }
+        }
+        finally
+        {
+            await own.DisposeAsync();
+        }
+    }
 }

@@ -5,18 +5,22 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Hosting;
+using Orleans.Providers;
+using Orleans.Runtime.Hosting;
 using Orleans.TestingHost;
 
 namespace Lectures.Grains.Tests.Infrastructure;
 
 /// <summary>
-/// One in-process Orleans test cluster (two silos, so calls really cross silos) shared by every grain test.
+/// One in-process Orleans test cluster (two silos, so calls really cross silos) shared by every grain test, storing
+/// state as the product does (see <see cref="GatedGrainStorage"/>).
 /// Tests use their own grain keys and never depend on each other. Timeouts are short so that time-based rules
 /// (stall detection) are tested in seconds.
 /// </summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromSeconds(2);
 
     /// <summary>How long the built-in responder takes to answer a session message (declared before Settings, which reads it).</summary>
     public static readonly TimeSpan SessionLatency = TimeSpan.FromSeconds(2);
@@ -24,6 +28,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
         ["Jobs:HeartbeatTimeout"] = HeartbeatTimeout.ToString(),
+        ["Lectures:IdempotencyWindow"] = IdempotencyWindow.ToString(),
         ["Sessions:BuiltinLatency"] = SessionLatency.ToString(),
         ["Sessions:ResponseTimeout"] = "00:00:20",
     };
@@ -32,7 +37,10 @@ public sealed class ClusterFixture : IAsyncLifetime
         .ConfigureSilo((_, silo) =>
         {
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings).Build();
-            silo.AddMemoryGrainStorageAsDefault();
+            // The product's stored format (System.Text.Json) and its store, behind a gate tests can hold or fail per grain.
+            silo.UseSystemTextJsonGrainStorageSerializer();
+            silo.Services.AddGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME,
+                (services, _) => ActivatorUtilities.CreateInstance<GatedGrainStorage>(services));
             silo.AddMemoryGrainStorage("PubSubStore");
             silo.AddMemoryGrainStorage(SessionOptions.Storage);
             silo.AddMemoryStreams(LiveStreams.Provider);
