@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Lectures.Api.Infrastructure;
+using Lectures.Api.Security;
 using Lectures.Grains.Common;
 using Lectures.Grains.Sessions;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,7 +14,8 @@ public static class SessionApi
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder routes)
     {
-        var users = routes.MapGroup("/api/users/{userId}").WithTags("User sessions").ValidateIds();
+        // Only the user itself (its key's subject is the userId) or an admin.
+        var users = routes.MapGroup("/api/users/{userId}").WithTags("User sessions").ValidateIds().RequireAuthorization(Access.User);
 
         users.MapPost("/messages", Send).Describe("sendUserMessage",
             "Send a message; wait=true (default) answers with the reply, wait=false 202 with the request id and queue position",
