@@ -12,6 +12,7 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
     [InlineData("mixed", 50)]
     [InlineData("jobs-progress", 1)]
     [InlineData("rooms-chat", 5)]
+    [InlineData("sessions-chat", 200)]
     public async Task A_short_load_run_passes_its_invariant_checks(string scenario, int keys)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -31,8 +32,8 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
 
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{stdout}\n{await stderr}");
         var summary = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
-        Assert.True(summary.GetProperty("invariantOk").GetBoolean());
-        Assert.True(summary.GetProperty("requests").GetInt64() > 0);
+        Assert.True(summary.GetProperty("invariantOk").GetBoolean(), stdout);
+        Assert.True(summary.GetProperty("requests").GetInt64() > 0, stdout);
         Assert.Equal(scenario, summary.GetProperty("scenario").GetString());
     }
 
