@@ -32,6 +32,9 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
     /// <summary>Tokens leased from the global grain so far (for tests and diagnostics).</summary>
     public long Leased { get; private set; }
 
+    /// <summary>Lease calls made to the global grain so far, granted or not (for tests and diagnostics).</summary>
+    public long LeaseCalls { get; private set; }
+
     /// <summary>True when a message may pass; otherwise how long until the bucket has a token again.</summary>
     public async ValueTask<(bool Admitted, TimeSpan RetryAfter)> TryAcquireAsync()
     {
@@ -91,6 +94,11 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
         try
         {
             DomainMetrics.GlobalLeases.Add(1);
+            lock (_lock)
+            {
+                LeaseCalls++;
+            }
+
             var lease = await grains.GetGrain<IGlobalRateLimiterGrain>(IGlobalRateLimiterGrain.Key).LeaseAsync(wanted);
             lock (_lock)
             {

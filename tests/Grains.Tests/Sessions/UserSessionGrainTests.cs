@@ -132,6 +132,7 @@ public sealed class UserSessionGrainTests(ClusterFixture fixture)
         {
             var limiters = fixture.Cluster.Silos.Select(s => s.ServiceProvider.GetRequiredService<GlobalRateLimiter>()).ToList();
             var leasedBefore = limiters.Select(l => l.Leased).ToList();
+            var callsBefore = limiters.Select(l => l.LeaseCalls).ToList();
             var clock = Stopwatch.StartNew();
             var results = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Session(Keys.New($"global{i}")).SendAsync("hello")));
             clock.Stop();
@@ -143,8 +144,9 @@ public sealed class UserSessionGrainTests(ClusterFixture fixture)
             Assert.InRange(admitted, 1, allowed);
             Assert.Equal(400, admitted + limited);
             Assert.All(results.Where(r => r.Outcome == SendOutcome.RateLimitedGlobal), r => Assert.True(r.RetryAfter > TimeSpan.Zero));
-            // The users' grains lived on both silos, and each silo admitted from tokens leased from the one global bucket.
-            Assert.All(limiters.Select((l, i) => l.Leased - leasedBefore[i]), leased => Assert.True(leased > 0));
+            // The users' grains lived on both silos: each silo asked the one global bucket (which of them got the tokens is a
+            // race), and together they admitted no more than it released.
+            Assert.All(limiters.Select((l, i) => l.LeaseCalls - callsBefore[i]), calls => Assert.True(calls > 0));
             Assert.True(limiters.Sum(l => l.Leased) - leasedBefore.Sum() <= allowed);
         }
         finally
