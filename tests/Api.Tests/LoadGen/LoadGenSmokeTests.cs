@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Lectures.Api.Tests.Infrastructure;
 
@@ -20,6 +21,8 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
         {
             HostProcess.Binary("tests", "LoadGen"), "--target", api.Http.BaseAddress!.ToString(), "--scenario", scenario,
             "--clients", "8", "--duration", "2s", "--warmup", "0s", "--keys", keys.ToString(), "--label", "smoke",
+            // The fixture's stall timeout: a heartbeated job may be failed as stalled only after this long without a heartbeat.
+            "--heartbeat-timeout", ApiFixture.HeartbeatTimeout.ToString("c", CultureInfo.InvariantCulture),
         })
         {
             start.ArgumentList.Add(arg);
