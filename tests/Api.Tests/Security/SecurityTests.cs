@@ -242,7 +242,7 @@ public sealed class EdgeTests
         await limited[0].ExpectProblem(HttpStatusCode.TooManyRequests, "rate_limited");
         Assert.True(limited[0].Headers.RetryAfter is not null, "Retry-After missing");
         Assert.All(responses.Except(limited), r => Assert.Equal(HttpStatusCode.NotFound, r.StatusCode));
-        // Health is not behind the key's bucket.
+        // Health checks are never rate limited (orchestrators probe them).
         await (await host.Http.GetAsync("/health/live")).Expect(HttpStatusCode.OK);
     }
 
