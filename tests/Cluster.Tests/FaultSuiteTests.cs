@@ -24,9 +24,17 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
     private const double RedisRecoveryLimit = 10;
     private const double FastFailLimit = 5;
 
+    private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(3);
+
+    // Short timeouts keep each phase short: stall detection, agent and chatbot timeouts of a few seconds, replies in 1 s.
     private static readonly Dictionary<string, string?> Settings = new()
     {
         ["Jobs:HeartbeatTimeout"] = "00:00:05",
+        ["Agents:ResponseTimeout"] = AgentTimeout.ToString(),
+        ["Agents:BuiltinLatency"] = "00:00:01",
+        ["Sessions:ResponseTimeout"] = SessionTimeout.ToString(),
+        ["Sessions:BuiltinLatency"] = "00:00:01",
         ["Logging:LogLevel:Default"] = "Warning",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
     };
@@ -108,7 +116,9 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
             ledger.Mark("sigterm");
             var hosts = new[] { ("api", cluster.Api!), ("silo1", cluster.Silos[0]!), ("silo2", cluster.Silos[1]!) };
             var stops = await Task.WhenAll(hosts.Select(h => h.Item2.TerminateAsync(StopLimit + TimeSpan.FromSeconds(10))));
-            report.Line("SIGTERM every silo: " + string.Join(", ", hosts.Zip(stops, (h, t) => $"{h.Item1} exited in {(t is { } s ? S(s.TotalSeconds) : "NEVER")}")));
+            var codes = await Task.WhenAll(hosts.Select(h => h.Item2.WaitForExitAsync(TimeSpan.Zero)));
+            report.Line("SIGTERM every silo: " + string.Join(", ", hosts.Zip(stops, codes).Select(
+                x => $"{x.First.Item1} exited in {(x.Second is { } s ? S(s.TotalSeconds) : "NEVER")} (code {x.Third})")));
             foreach (var (host, time) in hosts.Zip(stops))
             {
                 report.Check(time is { } t && t <= StopLimit, $"{host.Item1} did not exit within {StopLimit.TotalSeconds} s of SIGTERM ({time})");
@@ -126,7 +136,9 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
             ledger.Begin("6 Redis down, SIGTERM a silo");
             await cluster.Redis.StopCleanlyAsync();
             var lonely = await cluster.Silos[1]!.TerminateAsync(StopLimit + TimeSpan.FromSeconds(10));
-            report.Line($"SIGTERM with Redis down: silo2 exited in {(lonely is { } l ? S(l.TotalSeconds) : "NEVER")}");
+            var lonelyCode = await cluster.Silos[1]!.WaitForExitAsync(TimeSpan.Zero);
+            // Exit code 2: the graceful stop could not finish without Redis and the host's hard limit (25 s) ended it.
+            report.Line($"SIGTERM with Redis down: silo2 exited in {(lonely is { } l ? S(l.TotalSeconds) : "NEVER")} (code {lonelyCode})");
             report.Check(lonely is { } lt && lt <= StopLimit, $"with Redis down silo2 did not exit within {StopLimit.TotalSeconds} s ({lonely})");
             await cluster.Redis.StartAsync();
             var back2 = await cluster.RestartSiloAsync(1);
@@ -142,6 +154,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
 
             report.Line();
             report.Phases(ledger);
+            report.FailureBreakdown(ledger);
             report.Line();
             report.Line($"{"verification",-20} {"acknowledged",12} {"lost",6} {"duplicated",10}");
             foreach (var workload in workloads)

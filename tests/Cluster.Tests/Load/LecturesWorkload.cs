@@ -9,6 +9,7 @@ namespace Lectures.Cluster.Tests.Load;
 public sealed class LecturesWorkload(string run) : IWorkload
 {
     private const int LectureCount = 4;
+    private const int SessionsPerRun = 200;
     private static readonly string[] Topics = ["intro", "middle", "end"];
     private readonly ConcurrentDictionary<string, RunRecord> _runs = new();
 
@@ -36,9 +37,10 @@ public sealed class LecturesWorkload(string run) : IWorkload
 
     public async Task RunClientAsync(Driver driver, int client, CancellationToken stop)
     {
-        var record = _runs.GetOrAdd($"{Lecture(client % LectureCount)}/robots/r{client}", path => new RunRecord(path));
         for (var n = 0; !stop.IsCancellationRequested; n++)
         {
+            // A fresh robot every SessionsPerRun starts keeps each run's history within one read (limit 1,000).
+            var record = _runs.GetOrAdd($"{Lecture(client % LectureCount)}/robots/r{client}-{n / SessionsPerRun}", path => new RunRecord(path));
             var key = $"{run}-{client}-{n}";
             record.Tried.Add(key);
             var topic = Topics[n % Topics.Length];

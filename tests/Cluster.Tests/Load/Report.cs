@@ -49,5 +49,17 @@ public sealed class Report
         }
     }
 
+    /// <summary>Every failed request, grouped by phase, operation and answer.</summary>
+    public void FailureBreakdown(Ledger ledger)
+    {
+        Line("failed requests by phase, operation and answer:");
+        foreach (var group in ledger.Attempts.Where(a => a.IsFailure)
+                     .GroupBy(a => (Phase: a.Phase.Name, a.Operation, a.Status, a.Code))
+                     .OrderBy(g => g.Key.Phase, StringComparer.Ordinal).ThenByDescending(g => g.Count()))
+        {
+            Line($"  {group.Key.Phase,-32} {group.Key.Operation,-22} {group.Key.Status,3} {group.Key.Code,-20} x{group.Count()}");
+        }
+    }
+
     public override string ToString() => _text.ToString();
 }
