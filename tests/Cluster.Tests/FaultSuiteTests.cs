@@ -187,6 +187,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         {
             if (cluster is not null)
             {
+                await cluster.SaveLogsAsync(AppContext.BaseDirectory);
                 await cluster.DisposeAsync();
             }
 

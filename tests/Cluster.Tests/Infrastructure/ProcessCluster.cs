@@ -111,6 +111,18 @@ public sealed class ProcessCluster : IAsyncDisposable
         string.Join("\n", new[] { Api }.Concat(Silos).Where(h => h is not null)
             .Select((h, i) => $"--- {(i == 0 ? "api" : $"silo{i}")} (exited: {h!.HasExited}) ---\n{Tail(h.Output, 60)}"));
 
+    /// <summary>Writes each process's recent output to <paramref name="folder"/> (api.log, silo1.log, silo2.log).</summary>
+    public async Task SaveLogsAsync(string folder)
+    {
+        foreach (var (host, name) in new[] { (Api, "api"), (Silos[0], "silo1"), (Silos[1], "silo2") })
+        {
+            if (host is not null)
+            {
+                await File.WriteAllTextAsync(Path.Combine(folder, $"fault-suite-{name}.log"), host.Output);
+            }
+        }
+    }
+
     private static string Tail(string text, int lines) => string.Join('\n', text.Split('\n').TakeLast(lines));
 
     public async ValueTask DisposeAsync()
