@@ -82,6 +82,10 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
                 $"healthy again {(healedAfterKill is { } h ? S(h) : "NEVER")} after it; {failedOver} entities failed and then served elsewhere; " +
                 $"acked during the phase: {ledger.In(kill).Count(a => a.Outcome == Outcome.Ack)}");
             report.Check(healedAfterKill is not null, "the cluster did not serve cleanly again within 60 s of the silo kill");
+            var failover = ledger.FailureWindowAfter(killedAt);
+            var servedInFailover = ledger.In(kill).Count(a => a.Outcome == Outcome.Ack && a.StartedAt < killedAt + failover);
+            report.Line($"  acknowledged while the failover lasted: {servedInFailover}");
+            report.Check(failover == 0 || servedInFailover > 0, "the cluster served nothing while the killed silo's grains failed over");
 
             // 3. Restart the killed silo: it rejoins.
             ledger.Begin("3 restart the killed silo");
@@ -96,15 +100,20 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
             await cluster.Redis.StopCleanlyAsync();
             var down = ledger.Mark("redis down");
             await Task.Delay(RedisOutage);
+            var restarting = ledger.Mark("redis starting");
             await cluster.Redis.StartAsync();
             var back = ledger.Mark("redis back");
             var whileDown = ledger.Attempts.Where(a => a.StartedAt >= down && a.StartedAt < back).ToList();
+            // A 2xx on a mutation that ended while Redis was certainly down cannot be durable.
+            var ackedWhileDown = whileDown.Where(a => a.Outcome == Outcome.Ack && a.EndedAt < restarting && IsMutation(a.Operation)).ToList();
+            report.Check(ackedWhileDown.Count == 0,
+                $"{ackedWhileDown.Count} mutations were acknowledged while Redis was down: {string.Join(", ", ackedWhileDown.Take(5).Select(a => a.Operation))}");
             var slowest503 = whileDown.Where(a => a.Outcome == Outcome.Unavailable).Select(a => a.Latency).DefaultIfEmpty(0).Max();
             var healedAfterRedis = await HealedAsync(ledger, back, TimeSpan.FromSeconds(60));
             var redisWindow = ledger.FailureWindowAfter(back);
             var firstAck = ledger.Attempts.Where(a => a.Outcome == Outcome.Ack && a.StartedAt >= back).Select(a => a.EndedAt - back).DefaultIfEmpty(double.NaN).Min();
             report.Line($"redis restart: clean stop took {S(down - stopping)}, down {S(back - down)}; while down {whileDown.Count} requests, " +
-                $"{whileDown.Count(a => a.Outcome == Outcome.Unavailable)} answered 503 (slowest {S(slowest503)}), {whileDown.Count(a => a.Outcome == Outcome.Ack)} acked (reads); " +
+                $"{whileDown.Count(a => a.Outcome == Outcome.Unavailable)} answered 503 (slowest {S(slowest503)}), {whileDown.Count(a => a.Outcome == Outcome.Ack)} acked ({whileDown.Count(a => a.Outcome == Outcome.Ack && IsMutation(a.Operation))} of them mutations, all ending after Redis began to start); " +
                 $"after Redis was back: first ack {S(firstAck)}, last failure {S(redisWindow)}, healthy {(healedAfterRedis is { } r ? S(r) : "NEVER")}");
             report.Check(slowest503 < FastFailLimit, $"while Redis was down a request took {S(slowest503)} to answer 503 (limit {FastFailLimit} s)");
             report.Check(redisWindow <= RedisRecoveryLimit, $"requests still failed {S(redisWindow)} after Redis was back (limit {RedisRecoveryLimit} s)");
@@ -211,6 +220,8 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
             report.Fail($"{group.Count()} x {group.Key.Outcome} {group.Key.Status} {group.Key.Code} on {group.Key.Operation} in phase '{group.Key.Name}'");
         }
     }
+
+    private static bool IsMutation(string operation) => !operation.StartsWith("verify.", StringComparison.Ordinal) && operation != "users.session";
 
     /// <summary>Distinct entities (request paths) that failed in the phase and were acknowledged later: grains that moved.</summary>
     private static int FailedOver(Ledger ledger, Phase phase)
