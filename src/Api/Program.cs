@@ -2,6 +2,7 @@ using Lectures.Grains.Hosting;
 using Lectures.Api.Infrastructure;
 using Lectures.Api.Jobs;
 using Lectures.Api.Lectures;
+using Lectures.Api.Rooms;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddApiSilo();
@@ -11,6 +12,7 @@ app.UseApiPipeline();
 app.MapOperations();
 app.MapJobApi();
 app.MapLectureApi();
+app.MapRoomApi();
 await app.RunBoundedAsync();
 
 public partial class Program;

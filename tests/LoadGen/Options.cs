@@ -5,7 +5,7 @@ namespace LoadGen;
 public sealed record Options(Uri Target, string Scenario, int Clients, TimeSpan Duration, int Keys, TimeSpan Warmup, string Label)
 {
     public const string Usage =
-        "usage: LoadGen --target http://127.0.0.1:8080 --scenario jobs-progress|jobs-heartbeat|lectures-start|mixed " +
+        "usage: LoadGen --target http://127.0.0.1:8080 --scenario jobs-progress|jobs-heartbeat|lectures-start|mixed|rooms-chat " +
         "[--clients 64] [--duration 15s] [--keys 1000] [--warmup 2s] [--label name]\n" +
         "       LoadGen --report results.jsonl   (medians per label and scenario, and the product/baseline ratios)\n" +
         "       LoadGen --fanout http://127.0.0.1:8080 CLIENTS RATE SECONDS [SERVER_PID]   (SSE fan-out: delay, grain calls and CPU per event)";

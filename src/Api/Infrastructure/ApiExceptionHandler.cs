@@ -62,6 +62,8 @@ public sealed class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger) : I
         {
             case RefusalKind.NotFound:
                 return Problems.WriteAsync(http, 404, refusal.Code, "Not found", refusal.Detail, extensions);
+            case RefusalKind.Forbidden:
+                return Problems.WriteAsync(http, 403, refusal.Code, "Forbidden", refusal.Detail, extensions);
             case RefusalKind.Conflict:
                 return Problems.WriteAsync(http, 409, refusal.Code, "Conflict", refusal.Detail, extensions);
             case RefusalKind.PreconditionFailed:

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lectures.Grains.Common;
+using Lectures.Api.Security;
 using Lectures.Grains.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Features;
@@ -22,7 +23,6 @@ public sealed class ApiOptions
 
 public static class ApiSetup
 {
-
     /// <summary>The API silo: Orleans (shared configuration), JSON, problem details, OpenAPI, health, metrics.</summary>
     public static WebApplicationBuilder AddApiSilo(this WebApplicationBuilder builder)
     {
@@ -35,9 +35,11 @@ public static class ApiSetup
         using (var startupLog = LoggerFactory.Create(l => l.AddConsole()))
         {
             var log = startupLog.CreateLogger("Lectures.Api");
+            builder.AddApiSecurity(log);
             builder.UseOrleans(silo => silo.ConfigureProductSilo(builder.Configuration, log));
         }
 
+        builder.AddEdgeProtection();
         var maxBody = StartupOptions.Read<ApiOptions>(builder.Configuration, ApiOptions.Section).MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = maxBody);
@@ -73,6 +75,10 @@ public static class ApiSetup
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.UseRequestTimeouts();
         return app;
     }
 
@@ -80,15 +86,15 @@ public static class ApiSetup
     public static WebApplication MapOperations(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync })
-            .ExcludeFromDescription();
+            .ExcludeFromDescription().AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync })
-            .ExcludeFromDescription();
-        app.MapOpenApi();
-        app.MapScalarApiReference("/api-reference", o => o.WithTitle("Lectures backend API"));
-        app.MapGet("/", () => Results.Redirect("/api-reference")).ExcludeFromDescription();
-        // No authentication of its own: expose /dashboard only on an operator network (see README).
-        app.MapOrleansDashboard(routePrefix: "/dashboard").ExcludeFromDescription();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+            .ExcludeFromDescription().AllowAnonymous();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapScalarApiReference("/api-reference", o => o.WithTitle("Lectures backend API")).AllowAnonymous();
+        app.MapGet("/", () => Results.Redirect("/api-reference")).ExcludeFromDescription().AllowAnonymous();
+        // The dashboard shows grain state and has no authentication of its own: admin keys only (its assets and APIs too).
+        app.MapOrleansDashboard(routePrefix: "/dashboard").ExcludeFromDescription().RequireAuthorization(Access.Admin);
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(Access.Admin);
         return app;
     }
 

@@ -1,5 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.OpenApi;
+using Lectures.Api.Security;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.OpenApi;
 
 namespace Lectures.Api.Infrastructure;
@@ -12,7 +14,8 @@ namespace Lectures.Api.Infrastructure;
 public static class OpenApiConventions
 {
     /// <summary>Problems every route of a feature can answer.</summary>
-    public static readonly string[] Common = ["400 validation", "503 storage_unavailable", "503 unavailable"];
+    public static readonly string[] Common =
+        ["400 validation", "401 unauthorized", "403 forbidden", "429 rate_limited", "503 storage_unavailable", "503 unavailable"];
 
     /// <summary>Problems of a route that takes a JSON body.</summary>
     public static readonly string[] Body = ["413 payload_too_large", "415 unsupported_media_type"];
@@ -29,13 +32,41 @@ public static class OpenApiConventions
         return builder.WithDescription("Problem codes: " + string.Join(", ", all.Select(p => $"{p[..3]} `{p[4..]}`")) + ".");
     }
 
-    /// <summary>A Server-Sent Events route: the 200 is <c>text/event-stream</c>.</summary>
-    public static RouteHandlerBuilder EventStream(this RouteHandlerBuilder builder) =>
-        builder.Produces<string>(StatusCodes.Status200OK, "text/event-stream");
+    /// <summary>A Server-Sent Events route: the 200 is <c>text/event-stream</c>; no request timeout; open streams capped per key.</summary>
+    public static RouteHandlerBuilder EventStream(this RouteHandlerBuilder builder)
+    {
+        builder.Produces<string>(StatusCodes.Status200OK, "text/event-stream").AsEventStream();
+        return builder;
+    }
 
-    public static IServiceCollection AddProductOpenApi(this IServiceCollection services) => services.AddOpenApi(o =>
-        o.AddDocumentTransformer((document, _, _) =>
+    public static IServiceCollection AddProductOpenApi(this IServiceCollection services) => services.AddOpenApi(o => o
+        .AddOperationTransformer((operation, context, _) =>
         {
+            // Every route that requires a policy takes an API key, in either header.
+            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+            if (metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any())
+            {
+                operation.Security = [new() { [new OpenApiSecuritySchemeReference("apiKey", context.Document)] = [] },
+                    new() { [new OpenApiSecuritySchemeReference("bearer", context.Document)] = [] }];
+            }
+
+            return Task.CompletedTask;
+        })
+        .AddDocumentTransformer((document, _, _) =>
+        {
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
+            {
+                ["apiKey"] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.ApiKey, In = ParameterLocation.Header, Name = ApiKeyAuthentication.HeaderName,
+                    Description = "An API key from Auth:Keys; its role and subject decide what it may do (README, Authentication).",
+                },
+                ["bearer"] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http, Scheme = "bearer", Description = "The same API key as 'Authorization: Bearer <key>'.",
+                },
+            };
             document.Info.Title = "Lectures backend API";
             document.Info.Description =
                 "The stateful core of lecture robots, group chats with AI agents, a chatbot and a job service, on Microsoft Orleans. " +

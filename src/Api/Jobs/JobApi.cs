@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Lectures.Api.Infrastructure;
+using Lectures.Api.Security;
 using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -14,23 +15,27 @@ public static class JobApi
         var jobs = routes.MapGroup("/api/jobs").WithTags("Jobs").ValidateIds();
         string[] reported = ["404 job.not_found", "409 job.terminal", "409 job.not_owner", "409 job.not_started", .. OpenApiConventions.Body];
 
-        jobs.MapPost("/", Create).Describe("createJob",
+        jobs.MapPost("/", Create).RequireAuthorization(Access.Client).Describe("createJob",
             "Create a job (idempotent on jobId: the same kind and input answer 200)", ["409 job.exists", .. OpenApiConventions.Body]);
-        jobs.MapGet("/{jobId}", Get).Describe("getJob", "Get a job", "404 job.not_found");
-        jobs.MapPost("/{jobId}/start", Start).Describe("startJob", "Claim the job for a worker; exactly one worker wins",
+        jobs.MapGet("/{jobId}", Get).RequireAuthorization(Access.ReadJobs).Describe("getJob", "Get a job", "404 job.not_found");
+        jobs.MapPost("/{jobId}/start", Start).AsWorker().Describe("startJob", "Claim the job for a worker; exactly one worker wins",
             ["404 job.not_found", "409 job.claimed", "409 job.terminal", "412 precondition_failed", .. OpenApiConventions.Body]);
-        jobs.MapPost("/{jobId}/progress", Progress).Describe("reportJobProgress",
+        jobs.MapPost("/{jobId}/progress", Progress).AsWorker().Describe("reportJobProgress",
             "Report progress 0 to 100; a value lower than the stored one answers applied:false", [.. reported, "412 precondition_failed"]);
-        jobs.MapPost("/{jobId}/heartbeat", Heartbeat).Describe("heartbeatJob",
+        jobs.MapPost("/{jobId}/heartbeat", Heartbeat).AsWorker().Describe("heartbeatJob",
             "Worker heartbeat; persisted lazily (at most Jobs:HeartbeatTimeout / 3 late)", reported);
-        jobs.MapPost("/{jobId}/complete", Complete).Describe("completeJob", "Complete the job with its result", [.. reported, "412 precondition_failed"]);
-        jobs.MapPost("/{jobId}/fail", Fail).Describe("failJob", "Fail the job with an error", [.. reported, "412 precondition_failed"]);
-        jobs.MapPost("/{jobId}/cancel", Cancel).Describe("cancelJob", "Cancel the job",
+        jobs.MapPost("/{jobId}/complete", Complete).AsWorker().Describe("completeJob", "Complete the job with its result", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/fail", Fail).AsWorker().Describe("failJob", "Fail the job with an error", [.. reported, "412 precondition_failed"]);
+        jobs.MapPost("/{jobId}/cancel", Cancel).RequireAuthorization(Access.Client).Describe("cancelJob", "Cancel the job",
             "404 job.not_found", "409 job.terminal", "412 precondition_failed");
-        jobs.MapGet("/{jobId}/events", Events).EventStream().Describe("streamJobEvents",
+        jobs.MapGet("/{jobId}/events", Events).RequireAuthorization(Access.ReadJobs).EventStream().Describe("streamJobEvents",
             "Server-Sent Events: progress, status; resume with Last-Event-ID", "404 job.not_found");
         return routes;
     }
+
+    /// <summary>A worker's report: workers act only as their own workerId.</summary>
+    private static RouteHandlerBuilder AsWorker(this RouteHandlerBuilder builder) =>
+        builder.RequireAuthorization(Access.Worker).RequireOwnSubject<IWorkerBody>(Roles.Worker, b => b.WorkerId);
 
     public static async Task<Results<Created<JobResponse>, Ok<JobResponse>>> Create(CreateJobRequest body, GrainLookup grains, HttpResponse response)
     {
@@ -90,16 +95,16 @@ public sealed record CreateJobRequest(
         JsonField.Check(InputJson, nameof(Input));
 }
 
-public sealed record WorkerRequest([property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId);
+public sealed record WorkerRequest([property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId) : IWorkerBody;
 
 public sealed record ProgressRequest(
     [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId,
     [property: Required, Range(0d, 100d, ErrorMessage = "progress must be a number from 0 to 100.")] double? Progress,
-    [property: StringLength(Limits.MaxTextChars)] string? Message);
+    [property: StringLength(Limits.MaxTextChars)] string? Message) : IWorkerBody;
 
 public sealed record CompleteRequest(
     [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId,
-    JsonElement? Result) : IValidatableObject
+    JsonElement? Result) : IValidatableObject, IWorkerBody
 {
     public string? ResultJson => Result is { } element ? JsonSerializer.Serialize(element) : null;
 
@@ -109,7 +114,13 @@ public sealed record CompleteRequest(
 
 public sealed record FailRequest(
     [property: Required, RegularExpression(IdValidation.Pattern, ErrorMessage = "workerId " + IdValidation.Message)] string? WorkerId,
-    [property: Required, StringLength(Limits.MaxTextChars)] string? Error);
+    [property: Required, StringLength(Limits.MaxTextChars)] string? Error) : IWorkerBody;
+
+/// <summary>A body that names the worker acting.</summary>
+public interface IWorkerBody
+{
+    string? WorkerId { get; }
+}
 
 /// <summary>Free-form JSON fields (a job's input and result) are stored as text; their size is bounded.</summary>
 internal static class JsonField

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
-using System.Text.Json.Serialization;
+using System.Globalization;
 using Lectures.Api.Infrastructure;
+using Lectures.Api.Security;
 using Lectures.Grains.Common;
 using Lectures.Grains.Lectures;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,21 +21,23 @@ public static class LectureApi
     {
         var lectures = routes.MapGroup("/api/lectures").WithTags("Lectures").ValidateIds();
 
-        lectures.MapPut("/{lectureId}", Put).Describe("putLecture", "Create or replace a lecture definition (If-Match supported)",
+        lectures.MapPut("/{lectureId}", Put).RequireAuthorization(Access.Client).Describe("putLecture", "Create or replace a lecture definition (If-Match supported)",
             ["412 precondition_failed", .. OpenApiConventions.Body]);
-        lectures.MapGet("/{lectureId}", Get).Describe("getLecture", "The definition and the robots that have runs of it", "404 lecture.not_found");
+        lectures.MapGet("/{lectureId}", Get).RequireAuthorization(Access.ReadLectures).Describe("getLecture", "The definition and the robots that have runs of it", "404 lecture.not_found");
 
         var run = lectures.MapGroup("/{lectureId}/robots/{robotId}");
-        run.MapPost("/sessions", StartSession).Describe("startLectureSession",
-            "Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session",
-            ["404 lecture.not_found", "404 lecture.topic_not_found", .. OpenApiConventions.Body]);
-        run.MapGet("", GetRun).Describe("getLectureRun", "The run of a robot on a lecture: state, position and sessions", "404 lecture.run_not_found");
-        run.MapGet("/sessions/{sessionId}", GetSession).Describe("getLectureSession", "A session with its contents", "404 lecture.session_not_found");
-        run.MapDelete("/sessions/{sessionId}", EndSession).Describe("endLectureSession",
-            "End a session; it stays in the run's history, inactive", "404 lecture.session_not_found");
-        run.MapPost("/commands", Command).Describe("sendLectureCommand", "advance, pause, resume, question, answer or end (If-Match supported)",
+        run.MapPost("/sessions", StartSession).RequireAuthorization(Access.Robot).Describe("startLectureSession",
+            "Start a session with its own copy of the topic; a repeated Idempotency-Key answers 200 with the first session; If-Match is the run's ETag",
+            ["404 lecture.not_found", "404 lecture.topic_not_found", "412 precondition_failed", .. OpenApiConventions.Body]);
+        run.MapGet("", GetRun).RequireAuthorization(Access.ReadRuns).Describe("getLectureRun",
+            "The run of a robot on a lecture: state, position, sessionCount and the latest `limit` session summaries (default 100, at most 1,000)",
+            "404 lecture.run_not_found");
+        run.MapGet("/sessions/{sessionId}", GetSession).RequireAuthorization(Access.ReadRuns).Describe("getLectureSession", "A session with its contents", "404 lecture.session_not_found");
+        run.MapDelete("/sessions/{sessionId}", EndSession).RequireAuthorization(Access.Robot).Describe("endLectureSession",
+            "End a session; it stays in the run's history, inactive (If-Match: the session's ETag)", "404 lecture.session_not_found", "412 precondition_failed");
+        run.MapPost("/commands", Command).RequireAuthorization(Access.Robot).Describe("sendLectureCommand", "advance, pause, resume, question, answer or end (If-Match supported)",
             ["404 lecture.run_not_found", "409 lecture.invalid_transition", "412 precondition_failed", .. OpenApiConventions.Body]);
-        run.MapGet("/events", Events).EventStream().Describe("streamLectureRunEvents",
+        run.MapGet("/events", Events).RequireAuthorization(Access.ReadRuns).EventStream().Describe("streamLectureRunEvents",
             "Server-Sent Events: state, session; resume with Last-Event-ID", "404 lecture.run_not_found");
         return routes;
     }
@@ -54,42 +57,55 @@ public static class LectureApi
         return TypedResults.Ok(new LectureResponse(lecture.LectureId, lecture.Title, lecture.Topics.Select(TopicDto.From).ToList(), lecture.Version, lecture.Robots));
     }
 
-    public static async Task<Results<Created<LectureSessionView>, Ok<LectureSessionView>>> StartSession(
+    public static async Task<Results<Created<SessionResponse>, Ok<SessionResponse>>> StartSession(
         string lectureId, string robotId, StartSessionRequest body,
         [FromHeader(Name = "Idempotency-Key"), RegularExpression(@"^[\x20-\x7E]{1,200}\z", ErrorMessage = "Idempotency-Key must be 1 to 200 printable ASCII characters.")]
         string? idempotencyKey,
-        GrainLookup grains, HttpResponse response)
+        GrainLookup grains, HttpRequest request, HttpResponse response)
     {
-        var result = await Run(grains, lectureId, robotId).StartSessionAsync(body.TopicId!, body.Language!, idempotencyKey);
-        response.SetETag(result.Version);
+        var result = await Run(grains, lectureId, robotId).StartSessionAsync(body.TopicId!, body.Language!, idempotencyKey, request.IfMatch());
+        response.SetETag(result.Session.Version);
+        var session = SessionResponse.From(result.Session);
         return result.Created
-            ? TypedResults.Created($"/api/lectures/{lectureId}/robots/{robotId}/sessions/{result.Session.SessionId}", result.Session)
-            : TypedResults.Ok(result.Session);
+            ? TypedResults.Created($"/api/lectures/{lectureId}/robots/{robotId}/sessions/{session.SessionId}", session)
+            : TypedResults.Ok(session);
     }
 
-    public static async Task<Ok<LectureRunView>> GetRun(string lectureId, string robotId, GrainLookup grains, HttpResponse response)
+    public static async Task<Ok<RunResponse>> GetRun(string lectureId, string robotId, string? limit, GrainLookup grains, HttpResponse response)
     {
-        var run = await Run(grains, lectureId, robotId).GetAsync();
+        var count = LectureRunView.DefaultLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > LectureRunView.MaxLimit))
+        {
+            throw DomainException.Invalid("limit", $"limit must be a whole number from 1 to {LectureRunView.MaxLimit}.");
+        }
+
+        var run = await Run(grains, lectureId, robotId).GetAsync(count);
         response.SetETag(run.Version);
-        return TypedResults.Ok(run);
+        return TypedResults.Ok(RunResponse.From(run));
     }
 
-    public static async Task<Ok<LectureSessionView>> GetSession(string lectureId, string robotId, string sessionId, GrainLookup grains) =>
-        TypedResults.Ok(await Run(grains, lectureId, robotId).GetSessionAsync(sessionId));
+    public static async Task<Ok<SessionResponse>> GetSession(string lectureId, string robotId, string sessionId, GrainLookup grains, HttpResponse response) =>
+        Respond(response, await Run(grains, lectureId, robotId).GetSessionAsync(sessionId));
 
-    public static async Task<Ok<LectureSessionView>> EndSession(string lectureId, string robotId, string sessionId, GrainLookup grains) =>
-        TypedResults.Ok(await Run(grains, lectureId, robotId).EndSessionAsync(sessionId));
+    public static async Task<Ok<SessionResponse>> EndSession(string lectureId, string robotId, string sessionId, GrainLookup grains, HttpRequest request, HttpResponse response) =>
+        Respond(response, await Run(grains, lectureId, robotId).EndSessionAsync(sessionId, request.IfMatch()));
 
-    public static async Task<Ok<LectureRunView>> Command(string lectureId, string robotId, CommandRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
+    public static async Task<Ok<RunResponse>> Command(string lectureId, string robotId, CommandRequest body, GrainLookup grains, HttpRequest request, HttpResponse response)
     {
         var run = await Run(grains, lectureId, robotId).CommandAsync(Commands[body.Command!], request.IfMatch());
         response.SetETag(run.Version);
-        return TypedResults.Ok(run);
+        return TypedResults.Ok(RunResponse.From(run));
     }
 
     public static Task Events(string lectureId, string robotId, GrainLookup grains, HttpContext http) =>
-        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Lectures, LectureKeys.Run(lectureId, robotId)),
-            Run(grains, lectureId, robotId).GetEventsAsync, change => (object?)change.Session ?? change.Run);
+        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Lectures, LectureKeys.Run(lectureId, robotId)), Run(grains, lectureId, robotId).GetEventsAsync,
+            change => change.Session is { } session ? SessionSummaryResponse.From(session) : (object?)RunResponse.From(change.Run!));
+
+    private static Ok<SessionResponse> Respond(HttpResponse response, LectureSessionView session)
+    {
+        response.SetETag(session.Version);
+        return TypedResults.Ok(SessionResponse.From(session));
+    }
 
     private static ILectureGrain Run(GrainLookup grains, string lectureId, string robotId) =>
         grains.Get<ILectureGrain>(LectureKeys.Run(lectureId, robotId));
@@ -168,3 +184,23 @@ public sealed record TopicDto(string TopicId, string Title, IReadOnlyList<string
 public sealed record LectureDefinitionResponse(string LectureId, string Title, IReadOnlyList<TopicDto> Topics, long Version);
 
 public sealed record LectureResponse(string LectureId, string Title, IReadOnlyList<TopicDto> Topics, long Version, IReadOnlyList<string> Robots);
+
+public sealed record SessionResponse(
+    string SessionId, string LectureId, string RobotId, string TopicId, string Language,
+    IReadOnlyList<string> Contents, IReadOnlyList<double> TimeList, bool IsActive, DateTimeOffset StartedAt)
+{
+    public static SessionResponse From(LectureSessionView s) =>
+        new(s.SessionId, s.LectureId, s.RobotId, s.TopicId, s.Language, s.Contents, s.TimeList, s.IsActive, s.StartedAt);
+}
+
+public sealed record SessionSummaryResponse(string SessionId, string LectureId, string RobotId, string TopicId, string Language, bool IsActive, DateTimeOffset StartedAt)
+{
+    public static SessionSummaryResponse From(LectureSessionSummary s) => new(s.SessionId, s.LectureId, s.RobotId, s.TopicId, s.Language, s.IsActive, s.StartedAt);
+}
+
+public sealed record RunResponse(
+    string LectureId, string RobotId, LectureRunState State, string? TopicId, int Position, int SessionCount, IReadOnlyList<SessionSummaryResponse> Sessions)
+{
+    public static RunResponse From(LectureRunView run) =>
+        new(run.LectureId, run.RobotId, run.State, run.TopicId, run.Position, run.SessionCount, run.Sessions.Select(SessionSummaryResponse.From).ToList());
+}

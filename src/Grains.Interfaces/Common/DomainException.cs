@@ -1,7 +1,7 @@
 namespace Lectures.Grains.Common;
 
 /// <summary>What kind of refusal a grain made. The API alone maps kinds to HTTP statuses.</summary>
-public enum RefusalKind { NotFound, Conflict, PreconditionFailed, Invalid }
+public enum RefusalKind { NotFound, Conflict, PreconditionFailed, Invalid, Forbidden }
 
 /// <summary>
 /// The one exception family grains use to refuse a request: a <see cref="RefusalKind"/>, a stable machine-readable
@@ -42,6 +42,9 @@ public sealed class DomainException : Exception
     public static DomainException PreconditionFailed(long currentVersion) =>
         new(RefusalKind.PreconditionFailed, "precondition_failed", "The resource changed since the ETag in If-Match was read.",
             currentVersion: currentVersion);
+
+    /// <summary>The caller may not do this to the resource (for example a sender that is not a player of the room).</summary>
+    public static DomainException Forbidden(string code, string detail) => new(RefusalKind.Forbidden, code, detail);
 
     public static DomainException Invalid(string field, string message) =>
         new(RefusalKind.Invalid, "validation", message, errors: new Dictionary<string, string[]> { [field] = [message] });

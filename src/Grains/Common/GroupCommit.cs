@@ -3,18 +3,28 @@ using Microsoft.Extensions.Logging;
 namespace Lectures.Grains.Common;
 
 /// <summary>
-/// Group commit for one grain's persistent state. A caller changes the state (synchronously, inside its turn) and
-/// then awaits <see cref="CommitAsync"/>, which completes only after a write that contains its change. Callers that
-/// change the state while a write is in flight share the next write, so a hot grain does one Redis round trip per
-/// batch instead of one per request, and every caller is still acknowledged only after its change is durable.
-/// Only one write is ever in flight (the state's ETag would conflict otherwise). Runs on the grain's scheduler.
+/// Group commit for one grain's persistent state, held as an immutable value. A caller replaces <see cref="State"/>
+/// (synchronously, inside its turn) and then awaits <see cref="CommitAsync"/>, which completes only after a write that
+/// contains its change. Callers that change the state while a write is in flight share the next write, so a hot grain
+/// does one Redis round trip per batch instead of one per request. A write carries the value <see cref="State"/> had
+/// when its batch closed: a change made while it is in flight belongs to the next batch and is never stored by this
+/// one, so a caller answered 503 (its batch failed) never finds its change stored. Only one write is ever in flight
+/// (the state's ETag would conflict otherwise). Runs on the grain's scheduler.
 /// </summary>
-public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogger logger)
+public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogger logger) where T : class
 {
     private TaskCompletionSource? _next;
     private TaskCompletionSource? _inFlight;
-    private bool _writing;
     private Exception? _broken;
+
+    /// <summary>The state with every change made so far, written or not. Replace it; never mutate it.</summary>
+    public T State { get; set; } = state.State;
+
+    /// <summary>The state as last written (or read) from the store: what timers and reminders decide on.</summary>
+    public T Durable { get; private set; } = state.State;
+
+    /// <summary>Completes when the writes in flight or queued are done; null when there are none.</summary>
+    public Task? Pending => (_next ?? _inFlight)?.Task;
 
     /// <summary>
     /// Throws <see cref="StorageUnavailableException"/> once a write has failed: the in-memory state may hold changes
@@ -32,19 +42,57 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
     public Task FlushAsync()
     {
         EnsureUsable();
-        return (_next ?? (_writing ? _inFlight : null))?.Task ?? Task.CompletedTask;
+        return Pending ?? Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Applies <paramref name="rule"/> to <see cref="State"/> and, in the same synchronous step, joins the write that will
+    /// store the change (when <paramref name="needsWrite"/> says so; else the answer waits for the writes in flight, as
+    /// what it shows must be written). A refusal (<see cref="DomainException"/>) is only given on stored state: when the
+    /// rule refuses the state with writes in flight but not the stored state, it waits for those writes (they may still
+    /// fail) and decides again, so a 409 or 412 never rests on a change that is then lost; the rule must be pure.
+    /// With <paramref name="needsWrite"/> null the rule is only checked, nothing changes.
+    /// </summary>
+    public async Task<Decision<T>> DecideAsync(Func<T, T> rule, Func<T, T, bool>? needsWrite)
+    {
+        while (true)
+        {
+            EnsureUsable();
+            var pending = Pending;
+            var before = State;
+            T next;
+            try
+            {
+                next = rule(before);
+            }
+            catch (DomainException) when (pending is not null)
+            {
+                // Refused on the stored state too: that refusal stands (and names the stored version). Otherwise the
+                // refusal rests on writes in flight, which may fail: wait for them and decide again.
+                _ = rule(Durable);
+                await pending;
+                continue;
+            }
+
+            if (needsWrite is null)
+            {
+                return new Decision<T>(before, next, Task.CompletedTask);
+            }
+
+            State = next;
+            return new Decision<T>(before, next, needsWrite(before, next) ? CommitAsync() : FlushAsync());
+        }
     }
 
     public Task CommitAsync()
     {
         if (_broken is not null)
         {
-            // A write failed: the in-memory state holds changes that may not be stored. Refuse until reloaded.
             return Task.FromException(new StorageUnavailableException("The grain store could not be written; the change was not acknowledged."));
         }
 
         var batch = _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_writing)
+        if (_inFlight is null)
         {
             _ = WriteBatchesAsync();
         }
@@ -54,17 +102,19 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
 
     private async Task WriteBatchesAsync()
     {
-        _writing = true;
         try
         {
             while (_next is { } batch)
             {
-                // Changes made from here on belong to the next batch.
+                // The batch closes here: the value written is the state as of now, and later changes join the next batch.
                 _next = null;
                 _inFlight = batch;
+                var snapshot = State;
+                state.State = snapshot;
                 try
                 {
                     await state.SaveAsync(grain, logger);
+                    Durable = snapshot;
                     batch.SetResult();
                 }
                 catch (Exception ex)
@@ -81,8 +131,10 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
         }
         finally
         {
-            _writing = false;
             _inFlight = null;
         }
     }
 }
+
+/// <summary>What a rule decided: the state it saw, the state it made, and the write (or flush) to await before answering.</summary>
+public sealed record Decision<T>(T Before, T Next, Task Written);

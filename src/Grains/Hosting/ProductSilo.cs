@@ -1,6 +1,9 @@
 using System.Net;
+using Lectures.Grains.Ai;
 using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
+using Lectures.Grains.Lectures;
+using Lectures.Grains.Rooms;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -78,7 +81,8 @@ public static class ProductSilo
         });
         // Stall detection ticks every HeartbeatTimeout / 3 (5 s by default), below Orleans' one-minute default floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
-        silo.AddDashboard();
+        // The dashboard's live log stream shows every log line of the silo: off unless an operator turns it on.
+        silo.AddDashboard(o => o.HideTrace = !configuration.GetValue("Dashboard:LiveLog", false));
         silo.Services.AddProductGrainServices(configuration);
         silo.Services.AddBoundedShutdown();
         return silo;
@@ -104,6 +108,10 @@ public static class ProductSilo
     public static IServiceCollection AddProductGrainServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<JobOptions>(configuration, JobOptions.Section);
+        services.AddValidatedOptions<LectureOptions>(configuration, LectureOptions.Section);
+        services.AddValidatedOptions<AgentOptions>(configuration, AgentOptions.Section);
+        services.AddValidatedOptions<RoomOptions>(configuration, RoomOptions.Section);
+        services.AddResponder<AgentOptions>(AgentOptions.Section);
         services.AddSingleton(TimeProvider.System);
         return services;
     }

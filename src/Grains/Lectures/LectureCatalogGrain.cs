@@ -8,9 +8,23 @@ public sealed class LectureCatalogState
 {
     [Id(0)] public bool Exists { get; set; }
     [Id(1)] public string Title { get; set; } = "";
-    [Id(2)] public List<TopicDefinition> Topics { get; set; } = [];
+    [Id(2)] public List<TopicRecord> Topics { get; set; } = [];
     [Id(3)] public long Version { get; set; }
     [Id(4)] public List<string> Robots { get; set; } = [];
+}
+
+/// <summary>A topic as stored (the wire type is <see cref="TopicDefinition"/>).</summary>
+[GenerateSerializer, Alias("lectures.topic-record")]
+public sealed class TopicRecord
+{
+    [Id(0)] public string TopicId { get; set; } = "";
+    [Id(1)] public string Title { get; set; } = "";
+    [Id(2)] public List<string> Contents { get; set; } = [];
+    [Id(3)] public List<double> TimeList { get; set; } = [];
+
+    public static TopicRecord From(TopicDefinition t) => new() { TopicId = t.TopicId, Title = t.Title, Contents = [.. t.Contents], TimeList = [.. t.TimeList] };
+
+    public TopicDefinition ToView() => new(TopicId, Title, [.. Contents], [.. TimeList]);
 }
 
 public sealed class LectureCatalogGrain(
@@ -26,7 +40,7 @@ public sealed class LectureCatalogGrain(
         S.Exists = true;
         S.Title = title;
         // Stored as its own copy: a caller's list can never alias the stored definition.
-        S.Topics = topics.Select(t => t with { Contents = [.. t.Contents], TimeList = [.. t.TimeList] }).ToList();
+        S.Topics = topics.Select(TopicRecord.From).ToList();
         S.Version++;
         await state.SaveAsync(this, logger);
         return View();
@@ -43,7 +57,7 @@ public sealed class LectureCatalogGrain(
         EnsureExists();
         var topic = S.Topics.Find(t => t.TopicId == topicId)
             ?? throw DomainException.NotFound(LectureErrors.TopicNotFound, $"Lecture '{this.GetPrimaryKeyString()}' has no topic '{topicId}'.");
-        return Task.FromResult(topic);
+        return Task.FromResult(topic.ToView());
     }
 
     public async Task RegisterRobotAsync(string robotId)
@@ -67,5 +81,5 @@ public sealed class LectureCatalogGrain(
         }
     }
 
-    private LectureView View() => new(this.GetPrimaryKeyString(), S.Title, S.Topics.ToList(), S.Version, S.Robots.ToList());
+    private LectureView View() => new(this.GetPrimaryKeyString(), S.Title, S.Topics.Select(t => t.ToView()).ToList(), S.Version, S.Robots.ToList());
 }

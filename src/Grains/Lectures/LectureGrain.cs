@@ -1,37 +1,31 @@
 using Lectures.Grains.Common;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Providers;
+using Orleans.Storage;
 
 namespace Lectures.Grains.Lectures;
-
-[GenerateSerializer, Alias("lectures.run-record")]
-public sealed class LectureRunRecord
-{
-    [Id(0)] public LectureRunState State { get; set; } = LectureRunState.Idle;
-    [Id(1)] public string? TopicId { get; set; }
-    [Id(2)] public int Position { get; set; }
-    /// <summary>How many content items the current topic has (from the session that set the topic).</summary>
-    [Id(3)] public int ContentCount { get; set; }
-    [Id(4)] public List<LectureSessionView> Sessions { get; set; } = [];
-    /// <summary>Idempotency-Key -> session id, so a repeated start returns the first session.</summary>
-    [Id(5)] public Dictionary<string, string> IdempotencyKeys { get; set; } = [];
-    [Id(6)] public long Version { get; set; }
-    [Id(7)] public bool RegisteredWithLecture { get; set; }
-}
 
 /// <summary>
 /// One robot's run of one lecture. The grain is not reentrant: concurrent starts, commands and session ends on the
 /// same run are serialized, and a start that awaits the lecture's topic holds the turn, so a repeated
-/// Idempotency-Key always finds the first start's session.
+/// Idempotency-Key always finds the first start's session. The run's record stays small: each session's snapshot of
+/// its topic is written once, as a record of its own in the same store, before the run lists the session.
 /// </summary>
 public sealed class LectureGrain(
     [PersistentState("run")] IPersistentState<LectureRunRecord> state,
     IGrainFactory grains,
+    IOptions<LectureOptions> options,
     TimeProvider clock,
     ILogger<LectureGrain> logger) : Grain, ILectureGrain
 {
     private EventLog<LectureChange> _events = null!;
+    private SessionSnapshots _snapshots = null!;
     // The run as last written: event streams interleave with writes and must never show a change that is not durable.
     private LectureRunView? _durable;
+    // A write failed: the in-memory record may hold a change that is not stored, so nothing is answered from it.
+    private bool _broken;
     private LectureRunRecord S => state.State;
     private string LectureId => LectureKeys.Parse(this.GetPrimaryKeyString()).LectureId;
     private string RobotId => LectureKeys.Parse(this.GetPrimaryKeyString()).RobotId;
@@ -39,18 +33,23 @@ public sealed class LectureGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _events = this.CreateEventLog<LectureChange>(LiveStreams.Lectures, logger);
-        _durable = View();
+        _snapshots = new SessionSnapshots(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME),
+            this.GetGrainId(), logger);
+        _durable = View(LectureRunView.DefaultLimit);
         return Task.CompletedTask;
     }
 
-    public async Task<StartSessionResult> StartSessionAsync(string topicId, string language, string? idempotencyKey)
+    public async Task<StartSessionResult> StartSessionAsync(string topicId, string language, string? idempotencyKey, IfMatch? ifMatch = null)
     {
-        if (idempotencyKey is not null && S.IdempotencyKeys.TryGetValue(idempotencyKey, out var existingId))
+        EnsureUsable();
+        var now = clock.GetUtcNow();
+        if (idempotencyKey is not null && S.IdempotentStarts.TryGetValue(idempotencyKey, out var seen) && seen.ExpiresAt > now)
         {
             DomainMetrics.DuplicatesPrevented.Add(1);
-            return new StartSessionResult(false, FindSession(existingId), S.Version);
+            return new StartSessionResult(false, await SessionViewAsync(FindSession(seen.SessionId)));
         }
 
+        IfMatch.Ensure(ifMatch, S.Version);
         var lecture = grains.GetGrain<ILectureCatalogGrain>(LectureId);
         var topic = await lecture.GetTopicAsync(topicId);
         if (!S.RegisteredWithLecture)
@@ -59,54 +58,64 @@ public sealed class LectureGrain(
             await lecture.RegisterRobotAsync(RobotId);
         }
 
-        var session = new LectureSessionView(
-            Guid.NewGuid().ToString("N"), LectureId, RobotId, topic.TopicId, language,
-            [.. topic.Contents], [.. topic.TimeList], IsActive: true, clock.GetUtcNow());
+        var session = new SessionRecord { SessionId = Guid.NewGuid().ToString("N"), TopicId = topic.TopicId, Language = language, IsActive = true, StartedAt = now };
+        var snapshot = new SessionSnapshotRecord { Contents = [.. topic.Contents], TimeList = [.. topic.TimeList] };
+        // Written before the run lists the session: a start that fails later leaves a snapshot nobody can reach,
+        // never a listed session without its contents. A client sees the session only once the run is written.
+        await _snapshots.WriteAsync(session.SessionId, snapshot);
+
         S.RegisteredWithLecture = true;
         S.Sessions.Add(session);
+        session.Version = ++S.Version;
+        ForgetExpiredKeys(now);
         if (idempotencyKey is not null)
         {
-            S.IdempotencyKeys[idempotencyKey] = session.SessionId;
+            S.IdempotentStarts[idempotencyKey] = new IdempotentStart { SessionId = session.SessionId, ExpiresAt = now + options.Value.IdempotencyWindow };
         }
 
         var restarts = S.State is LectureRunState.Idle or LectureRunState.Ended;
         if (restarts)
         {
-            S.State = LectureRunState.Presenting;
-            S.TopicId = topic.TopicId;
-            S.Position = 0;
-            S.ContentCount = topic.Contents.Count;
+            (S.State, S.TopicId, S.Position, S.ContentCount) = (LectureRunState.Presenting, topic.TopicId, 0, topic.Contents.Count);
+            S.Version++;
         }
 
-        await CommitAsync(new LectureChange(null, session), restarts);
+        await CommitAsync(Summary(session), restarts);
         DomainMetrics.SessionsStarted.Add(1);
-        return new StartSessionResult(true, session, S.Version);
+        return new StartSessionResult(true, SessionView(session, snapshot));
     }
 
-    public Task<LectureRunView> GetAsync()
+    public Task<LectureRunView> GetAsync(int limit = LectureRunView.DefaultLimit)
     {
+        EnsureUsable();
         EnsureRunExists();
-        return Task.FromResult(View());
+        return Task.FromResult(View(limit));
     }
 
-    public Task<LectureSessionView> GetSessionAsync(string sessionId) => Task.FromResult(FindSession(sessionId));
-
-    public async Task<LectureSessionView> EndSessionAsync(string sessionId)
+    public Task<LectureSessionView> GetSessionAsync(string sessionId)
     {
+        EnsureUsable();
+        return SessionViewAsync(FindSession(sessionId));
+    }
+
+    public async Task<LectureSessionView> EndSessionAsync(string sessionId, IfMatch? ifMatch = null)
+    {
+        EnsureUsable();
         var session = FindSession(sessionId);
-        if (!session.IsActive)
+        IfMatch.Ensure(ifMatch, session.Version);
+        if (session.IsActive)
         {
-            return session;
+            session.IsActive = false;
+            session.Version = ++S.Version;
+            await CommitAsync(Summary(session), stateChanged: false);
         }
 
-        var ended = session with { IsActive = false };
-        S.Sessions[S.Sessions.IndexOf(session)] = ended;
-        await CommitAsync(new LectureChange(null, ended), stateChanged: false);
-        return ended;
+        return await SessionViewAsync(session);
     }
 
     public async Task<LectureRunView> CommandAsync(LectureCommand command, IfMatch? ifMatch = null)
     {
+        EnsureUsable();
         EnsureRunExists();
         IfMatch.Ensure(ifMatch, S.Version);
 
@@ -114,15 +123,16 @@ public sealed class LectureGrain(
             ?? throw DomainException.Conflict(LectureErrors.InvalidTransition,
                 $"Command '{Name(command)}' is not allowed in state '{Name(S.State)}'.",
                 new Dictionary<string, string> { ["state"] = Name(S.State), ["command"] = Name(command) });
+        S.Version++;
         await CommitAsync(null, stateChanged: true);
-        return View();
+        return _durable!;
     }
 
     // Runs interleaved with a start or command that is awaiting its write: reads only the durable view.
     public Task<EventBatch<LectureChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
     {
         var durable = _durable!;
-        if (durable.Sessions.Count == 0)
+        if (durable.SessionCount == 0)
         {
             throw DomainException.NotFound(LectureErrors.RunNotFound, $"Robot '{RobotId}' has no run of lecture '{LectureId}'.");
         }
@@ -145,26 +155,51 @@ public sealed class LectureGrain(
             _ => null,
         };
 
-    private async Task CommitAsync(LectureChange? sessionChange, bool stateChanged)
+    /// <summary>Writes the run (its versions already bumped, one per event) and publishes the events.</summary>
+    private async Task CommitAsync(LectureSessionSummary? session, bool stateChanged)
     {
-        // Every event gets its own version (a start that restarts the run makes two), so a client resuming with
-        // Last-Event-ID after the first of them still gets the second.
-        var first = S.Version + 1;
-        S.Version += (sessionChange is null ? 0 : 1) + (stateChanged ? 1 : 0);
-        await state.SaveAsync(this, logger);
-        _durable = View();
-        if (sessionChange is not null)
+        try
         {
-            _events.Append(first++, "session", sessionChange);
+            await state.SaveAsync(this, logger);
+        }
+        catch
+        {
+            _broken = true;
+            throw;
+        }
+
+        _durable = View(LectureRunView.DefaultLimit);
+        if (session is not null)
+        {
+            _events.Append(session.Version, "session", new LectureChange(null, session));
         }
 
         if (stateChanged)
         {
-            _events.Append(first, "state", new LectureChange(View(), null));
+            _events.Append(S.Version, "state", new LectureChange(_durable, null));
         }
     }
 
-    private LectureSessionView FindSession(string sessionId) =>
+    private async Task<LectureSessionView> SessionViewAsync(SessionRecord session) =>
+        SessionView(session, await _snapshots.ReadAsync(session.SessionId));
+
+    private void ForgetExpiredKeys(DateTimeOffset now)
+    {
+        foreach (var expired in S.IdempotentStarts.Where(k => k.Value.ExpiresAt <= now).Select(k => k.Key).ToList())
+        {
+            S.IdempotentStarts.Remove(expired);
+        }
+    }
+
+    private void EnsureUsable()
+    {
+        if (_broken)
+        {
+            throw new StorageUnavailableException("The grain store could not be written; the change was not acknowledged.");
+        }
+    }
+
+    private SessionRecord FindSession(string sessionId) =>
         S.Sessions.Find(s => s.SessionId == sessionId)
         ?? throw DomainException.NotFound(LectureErrors.SessionNotFound, $"Robot '{RobotId}' has no session '{sessionId}' in lecture '{LectureId}'.");
 
@@ -176,7 +211,13 @@ public sealed class LectureGrain(
         }
     }
 
-    private LectureRunView View() => new(LectureId, RobotId, S.State, S.TopicId, S.Position, S.Sessions.ToList(), S.Version);
+    private LectureRunView View(int limit) => new(LectureId, RobotId, S.State, S.TopicId, S.Position, S.Sessions.Count,
+        S.Sessions.Skip(Math.Max(0, S.Sessions.Count - limit)).Select(Summary).ToList(), S.Version);
+
+    private LectureSessionSummary Summary(SessionRecord s) => new(s.SessionId, LectureId, RobotId, s.TopicId, s.Language, s.IsActive, s.StartedAt, s.Version);
+
+    private LectureSessionView SessionView(SessionRecord s, SessionSnapshotRecord snapshot) =>
+        new(s.SessionId, LectureId, RobotId, s.TopicId, s.Language, [.. snapshot.Contents], [.. snapshot.TimeList], s.IsActive, s.StartedAt, s.Version);
 
     private static string Name<T>(T value) where T : Enum => value.ToString().ToLowerInvariant();
 }

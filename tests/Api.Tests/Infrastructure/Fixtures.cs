@@ -7,10 +7,17 @@ namespace Lectures.Api.Tests.Infrastructure;
 public sealed class ApiFixture : IAsyncLifetime
 {
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the built-in responder takes in the shared host: long enough to observe agents responding.</summary>
+    public static readonly TimeSpan AgentLatency = TimeSpan.FromSeconds(1);
 
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
         ["Jobs:HeartbeatTimeout"] = HeartbeatTimeout.ToString(),
+        ["Lectures:IdempotencyWindow"] = IdempotencyWindow.ToString(),
+        ["Agents:BuiltinLatency"] = AgentLatency.ToString(),
+        ["Agents:ResponseTimeout"] = "00:00:10",
     };
 
     private HostProcess? _host;

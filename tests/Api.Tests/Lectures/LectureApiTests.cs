@@ -76,7 +76,10 @@ public sealed class LectureApiTests(ApiFixture api)
         for (var r = 0; r < 5; r++)
         {
             var run = await (await Http.GetAsync($"/api/lectures/{lectureId}/robots/robot-{r}")).Expect(HttpStatusCode.OK);
-            stored.AddRange(run.GetProperty("sessions").EnumerateArray());
+            foreach (var summary in run.GetProperty("sessions").EnumerateArray())
+            {
+                stored.Add(await (await Http.GetAsync($"/api/lectures/{lectureId}/robots/robot-{r}/sessions/{Id(summary)}")).Expect(HttpStatusCode.OK));
+            }
         }
 
         Assert.Equal(created.Select(Id).Order(), stored.Select(Id).Order());

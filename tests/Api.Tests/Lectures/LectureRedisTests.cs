@@ -28,7 +28,10 @@ public sealed class LectureRedisTests(RedisServer redis)
         await using var restarted = await host.RestartedAsync();
         var run = await (await restarted.Http.GetAsync($"/api/lectures/{lectureId}/robots/r1")).Expect(HttpStatusCode.OK);
         Assert.Equal(("qna", 1), (run.GetProperty("state").GetString(), run.GetProperty("position").GetInt32()));
-        Assert.Equal(session.ToString(), run.GetProperty("sessions")[0].ToString());
+        var sessionId = session.GetProperty("sessionId").GetString();
+        Assert.Equal(sessionId, run.GetProperty("sessions")[0].GetProperty("sessionId").GetString());
+        var stored = await (await restarted.Http.GetAsync($"/api/lectures/{lectureId}/robots/r1/sessions/{sessionId}")).Expect(HttpStatusCode.OK);
+        Assert.Equal(session.ToString(), stored.ToString());
         var lecture = await (await restarted.Http.GetAsync($"/api/lectures/{lectureId}")).Expect(HttpStatusCode.OK);
         Assert.Equal(["r1"], lecture.GetProperty("robots").EnumerateArray().Select(r => r.GetString()));
     }

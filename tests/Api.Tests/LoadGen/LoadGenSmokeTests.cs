@@ -11,6 +11,7 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
     [Theory]
     [InlineData("mixed", 50)]
     [InlineData("jobs-progress", 1)]
+    [InlineData("rooms-chat", 5)]
     public async Task A_short_load_run_passes_its_invariant_checks(string scenario, int keys)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -36,6 +36,7 @@ public static class ScenarioCatalog
         "jobs-heartbeat" => new JobsHeartbeatScenario(runId),
         "lectures-start" => new LecturesStartScenario(runId),
         "mixed" => new MixedScenario(runId),
+        "rooms-chat" => new RoomsChatScenario(runId),
         _ => throw new ArgumentException($"unknown scenario '{name}'\n{Options.Usage}"),
     };
 }

@@ -80,7 +80,7 @@ public sealed class LecturesStartScenario(string runId) : IScenario
         var sessions = 0;
         foreach (var (run, created) in _createdByRun)
         {
-            var stored = (await http.GetJsonAsync(run)).GetProperty("sessions").EnumerateArray()
+            var stored = (await http.GetJsonAsync($"{run}?limit=1000")).GetProperty("sessions").EnumerateArray()
                 .Select(s => s.GetProperty("sessionId").GetString()!).ToList();
             if (stored.Count != stored.Distinct().Count())
             {

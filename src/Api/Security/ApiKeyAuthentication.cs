@@ -1,0 +1,95 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Lectures.Api.Infrastructure;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Lectures.Api.Security;
+
+/// <summary>
+/// The API-key scheme: a key sent as <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key</c> becomes a principal
+/// with the key's role and subject. Keys are compared as SHA-256 digests in constant time, against every configured
+/// key, so neither a key nor which key matched leaks through timing; no key text is ever logged. With no key
+/// configured every request is the anonymous operator (allowed only on loopback, see <see cref="AnonymousAccess"/>).
+/// 401 and 403 are problem documents (<c>unauthorized</c>, <c>forbidden</c>).
+/// </summary>
+public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    IOptions<AuthOptions> auth) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string HeaderName = "X-Api-Key";
+    public const string SubjectClaim = "sub";
+    /// <summary>The configured index of the key (<c>Auth:Keys:{n}</c>): names its rate-limit partition, never the key.</summary>
+    public const string KeyIdClaim = "kid";
+
+    private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity([new Claim(ClaimTypes.Role, Roles.Admin)], "anonymous-loopback"));
+
+    private readonly (byte[] Digest, ApiKey Key, int Index)[] _keys = auth.Value.Keys.Select((k, n) => (Digest(k.Key!), k, n)).ToArray();
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        if (_keys.Length == 0)
+        {
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(Anonymous, SchemeName)));
+        }
+
+        var presented = Presented(Request);
+        if (presented is null)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        var digest = Digest(presented);
+        ApiKey? match = null;
+        var index = -1;
+        foreach (var (candidate, key, n) in _keys)
+        {
+            // Every key is compared, whatever matched before.
+            if (CryptographicOperations.FixedTimeEquals(digest, candidate))
+            {
+                (match, index) = (key, n);
+            }
+        }
+
+        if (match is null)
+        {
+            return Task.FromResult(AuthenticateResult.Fail("The API key is not valid."));
+        }
+
+        var claims = new List<Claim> { new(ClaimTypes.Role, match.Role!), new(KeyIdClaim, index.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+        if (match.Subject is { } subject)
+        {
+            claims.Add(new Claim(SubjectClaim, subject));
+        }
+
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName)));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.Headers.WWWAuthenticate = "Bearer";
+        await Problems.WriteAsync(Context, 401, "unauthorized", "Unauthorized",
+            $"Send a valid API key as 'Authorization: Bearer <key>' or '{HeaderName}: <key>'.");
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        await Problems.WriteAsync(Context, 403, "forbidden", "Forbidden", "This API key's role or subject does not allow this request.");
+
+    /// <summary>The index of the key that authenticated the request (for rate-limit partitions), or null.</summary>
+    public static string? PartitionKey(HttpContext http) => http.User.FindFirst(KeyIdClaim)?.Value;
+
+    private static string? Presented(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization[7..].Trim();
+        }
+
+        return request.Headers.TryGetValue(HeaderName, out var value) && value.Count == 1 ? value.ToString() : null;
+    }
+
+    private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+}
