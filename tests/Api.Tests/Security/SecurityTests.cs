@@ -74,6 +74,7 @@ public sealed class SecurityTests(KeyedHostFixture keyed) : IClassFixture<KeyedH
         await (await Http.GetAsync("/health/ready")).Expect(HttpStatusCode.OK);
         await (await Http.GetAsync("/health/live")).Expect(HttpStatusCode.OK);
         await (await Http.GetAsync("/openapi/v1.json")).Expect(HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/api-reference")).StatusCode);
     }
 
     [Theory]
