@@ -79,6 +79,8 @@ public sealed class HostProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
+                // Drain the redirected output first: the last lines (the reason it stopped) may still be in flight.
+                _process.WaitForExit();
                 throw new InvalidOperationException($"{Project} exited with {_process.ExitCode}:\n{Output}");
             }
 
@@ -114,6 +116,7 @@ public sealed class HostProcess : IAsyncDisposable
         try
         {
             await _process.WaitForExitAsync(timeout.Token);
+            _process.WaitForExit();
             return _process.ExitCode;
         }
         catch (OperationCanceledException)

@@ -151,8 +151,8 @@ public sealed class HostileInputTests(ApiFixture api)
 
     private async Task Seed(Dictionary<string, string> ids)
     {
+        // Queued, not started: a started job would (rightly) stall while the suite runs and read differently afterwards.
         await (await api.Http.PostJson("/api/jobs", new { kind = "video", jobId = ids["jobId"] })).Expect(HttpStatusCode.Created);
-        await (await api.Http.PostJson($"/api/jobs/{ids["jobId"]}/start", new { workerId = "w1" })).Expect(HttpStatusCode.OK);
         await api.Http.PutAsync($"/api/lectures/{ids["lectureId"]}", HttpAssertions.Json(
             """{"title":"t","topics":[{"topicId":"t1","title":"T","contents":["a"],"timeList":[1]}]}"""));
         await api.Http.PostJson($"/api/lectures/{ids["lectureId"]}/robots/r1/sessions", new { topicId = "t1", language = "en" });

@@ -8,13 +8,13 @@ namespace Lectures.Api.Tests.Security;
 /// <summary>A host with API keys: who may act as which robot, player, user and worker; admin-only operations.</summary>
 public sealed class KeyedHostFixture : IAsyncLifetime
 {
-    public const string Admin = "admin-key-7f3c9a2e51d84b06";
-    public const string Client = "client-key-1b8e4d7c93a05f62";
-    public const string Worker = "worker-key-w1-5c2a8e0d4f7b13";
-    public const string Robot = "robot-key-r1-9d4f1a7e2c6b08";
-    public const string Player = "player-key-p1-3e7b2d9f0a5c41";
-    public const string Outsider = "player-key-p9-8a1c5e3b7d2f96";
-    public const string User = "user-key-u1-6f0d3b8a2e9c57";
+    public const string Admin = "admin-key-Qw7RtYp2ZxK9mN4v";
+    public const string Client = "client-key-Hj3KsLq8WzR5tVx1";
+    public const string Worker = "worker-key-w1-Gm6NqPz4RsT8u";
+    public const string Robot = "robot-key-r1-Kx2VyWz7QrSt5";
+    public const string Player = "player-key-p1-Ln9MqRs3TuVw6";
+    public const string Outsider = "player-key-p9-Yz4XwVu8TsRq2";
+    public const string User = "user-key-u1-Pq5RsTu9VwXy3Z";
     public static readonly string[] All = [Admin, Client, Worker, Robot, Player, Outsider, User];
 
     private HostProcess? _host;
@@ -68,7 +68,7 @@ public sealed class SecurityTests(KeyedHostFixture keyed) : IClassFixture<KeyedH
     public async Task Requests_without_a_valid_key_get_401_and_health_and_the_document_stay_open()
     {
         await (await Send(HttpMethod.Get, "/api/jobs/any", null)).ExpectProblem(HttpStatusCode.Unauthorized, "unauthorized");
-        await (await Send(HttpMethod.Get, "/api/jobs/any", "forged-key-0000000000000000")).ExpectProblem(HttpStatusCode.Unauthorized, "unauthorized");
+        await (await Send(HttpMethod.Get, "/api/jobs/any", "forged-key-Jk8LmNo2PqRsTu")).ExpectProblem(HttpStatusCode.Unauthorized, "unauthorized");
         await (await Send(HttpMethod.Get, "/api/jobs/any", KeyedHostFixture.Admin + "x")).ExpectProblem(HttpStatusCode.Unauthorized, "unauthorized");
         await (await Send(HttpMethod.Post, "/api/users/u1/messages", null, new { text = "hi" })).ExpectProblem(HttpStatusCode.Unauthorized, "unauthorized");
         await (await Http.GetAsync("/health/ready")).Expect(HttpStatusCode.OK);
@@ -173,7 +173,7 @@ public sealed class SecurityTests(KeyedHostFixture keyed) : IClassFixture<KeyedH
     [Fact]
     public async Task No_key_appears_in_the_log_not_even_in_part()
     {
-        await Send(HttpMethod.Get, "/api/jobs/any", "forged-key-0000000000000000");
+        await Send(HttpMethod.Get, "/api/jobs/any", "forged-key-Jk8LmNo2PqRsTu");
         foreach (var key in KeyedHostFixture.All)
         {
             await Send(HttpMethod.Get, "/metrics", key);
@@ -181,7 +181,7 @@ public sealed class SecurityTests(KeyedHostFixture keyed) : IClassFixture<KeyedH
         }
 
         var log = keyed.Host.Output;
-        foreach (var key in KeyedHostFixture.All.Append("forged-key-0000000000000000"))
+        foreach (var key in KeyedHostFixture.All.Append("forged-key-Jk8LmNo2PqRsTu"))
         {
             for (var i = 0; i + 8 <= key.Length; i++)
             {
