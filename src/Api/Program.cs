@@ -3,6 +3,7 @@ using Lectures.Api.Infrastructure;
 using Lectures.Api.Jobs;
 using Lectures.Api.Lectures;
 using Lectures.Api.Rooms;
+using Lectures.Api.Sessions;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddApiSilo();
@@ -13,6 +14,7 @@ app.MapOperations();
 app.MapJobApi();
 app.MapLectureApi();
 app.MapRoomApi();
+app.MapSessionApi();
 await app.RunBoundedAsync();
 
 public partial class Program;

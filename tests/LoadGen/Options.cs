@@ -2,11 +2,14 @@ using System.Globalization;
 
 namespace LoadGen;
 
-public sealed record Options(Uri Target, string Scenario, int Clients, TimeSpan Duration, int Keys, TimeSpan Warmup, string Label)
+public sealed record Options(Uri Target, string Scenario, int Clients, TimeSpan Duration, int Keys, TimeSpan Warmup, string Label, TimeSpan HeartbeatTimeout)
 {
+    /// <summary>The product's default <c>Jobs:HeartbeatTimeout</c>; pass the target's value when it differs.</summary>
+    public static readonly TimeSpan DefaultHeartbeatTimeout = TimeSpan.FromSeconds(15);
+
     public const string Usage =
-        "usage: LoadGen --target http://127.0.0.1:8080 --scenario jobs-progress|jobs-heartbeat|lectures-start|mixed|rooms-chat " +
-        "[--clients 64] [--duration 15s] [--keys 1000] [--warmup 2s] [--label name]\n" +
+        "usage: LoadGen --target http://127.0.0.1:8080 --scenario jobs-progress|jobs-heartbeat|lectures-start|mixed|rooms-chat|sessions-chat " +
+        "[--clients 64] [--duration 15s] [--keys 1000] [--warmup 2s] [--label name] [--heartbeat-timeout 15s (the target's Jobs:HeartbeatTimeout)]\n" +
         "       LoadGen --report results.jsonl   (medians per label and scenario, and the product/baseline ratios)\n" +
         "       LoadGen --fanout http://127.0.0.1:8080 CLIENTS RATE SECONDS [SERVER_PID]   (SSE fan-out: delay, grain calls and CPU per event)";
 
@@ -31,7 +34,8 @@ public sealed record Options(Uri Target, string Scenario, int Clients, TimeSpan 
             ParseDuration(Get("duration", "15s")),
             int.Parse(Get("keys", "1000"), CultureInfo.InvariantCulture),
             ParseDuration(Get("warmup", "2s")),
-            Get("label", "target"));
+            Get("label", "target"),
+            values.TryGetValue("heartbeat-timeout", out var timeout) ? ParseDuration(timeout) : DefaultHeartbeatTimeout);
     }
 
     private static TimeSpan ParseDuration(string text) => text switch

@@ -86,9 +86,9 @@ public static class ApiSetup
     public static WebApplication MapOperations(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync })
-            .ExcludeFromDescription().AllowAnonymous();
+            .ExcludeFromDescription().AllowAnonymous().DisableRateLimiting();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync })
-            .ExcludeFromDescription().AllowAnonymous();
+            .ExcludeFromDescription().AllowAnonymous().DisableRateLimiting();
         app.MapOpenApi().AllowAnonymous();
         app.MapScalarApiReference("/api-reference", o => o.WithTitle("Lectures backend API")).AllowAnonymous();
         app.MapGet("/", () => Results.Redirect("/api-reference")).ExcludeFromDescription().AllowAnonymous();

@@ -11,6 +11,7 @@ namespace Lectures.Api.Infrastructure;
 /// </summary>
 public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
 {
+    /// <summary>Well inside <c>EventLog.WatchedFor</c>, so a watched grain keeps publishing.</summary>
     public static readonly TimeSpan ResyncPeriod = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<StreamId, object> _feeds = [];
@@ -161,14 +162,10 @@ public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
                 {
                     try
                     {
+                        // Also what keeps the grain publishing (it publishes only while somebody asked recently).
                         var lastId = LastId();
-                        if (lastId < 0)
-                        {
-                            continue;
-                        }
-
                         var missed = await _poll(lastId, _closed.Token);
-                        if (Add(missed.Events) > 0 && _subscription is { } subscription)
+                        if (Add(missed.Events) > 0 && lastId >= 0 && _subscription is { } subscription)
                         {
                             _owner._logger.LogInformation("Live stream {Stream} missed events; subscribing again", Id);
                             _subscription = await subscription.ResumeAsync((e, _) =>

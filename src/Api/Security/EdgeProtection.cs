@@ -19,7 +19,7 @@ public sealed class EdgeOptions
     [Range(1, 1_000_000, ErrorMessage = "Api:Edge:EventStreamsPerKey must be from 1 to 1000000.")]
     public int EventStreamsPerKey { get; set; } = 1_000;
 
-    /// <summary>Longest a non-streaming request may take; above the longest wait the contract allows (wait mode: Sessions:ResponseTimeout).</summary>
+    /// <summary>Longest a non-streaming request may take; never below Sessions:ResponseTimeout + 15 s (the longest wait the contract allows).</summary>
     [Range(typeof(TimeSpan), "00:00:05", "00:10:00", ErrorMessage = "Api:Edge:RequestTimeout must be from 00:00:05 to 00:10:00.")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(1);
 }
@@ -36,6 +36,9 @@ public static class EdgeProtection
     public static WebApplicationBuilder AddEdgeProtection(this WebApplicationBuilder builder)
     {
         var edge = StartupOptions.Read<EdgeOptions>(builder.Configuration, EdgeOptions.Section);
+        // A wait-mode message may take Sessions:ResponseTimeout: its request is never cut before that, plus a margin.
+        var sessions = StartupOptions.Read<Grains.Sessions.SessionOptions>(builder.Configuration, Grains.Sessions.SessionOptions.Section);
+        var requestTimeout = TimeSpan.FromTicks(Math.Max(edge.RequestTimeout.Ticks, (sessions.ResponseTimeout + TimeSpan.FromSeconds(15)).Ticks));
         var anonymous = StartupOptions.Read<AuthOptions>(builder.Configuration, AuthOptions.Section).Keys.Count == 0;
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -66,7 +69,7 @@ public static class EdgeProtection
         });
         builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new RequestTimeoutPolicy
         {
-            Timeout = edge.RequestTimeout,
+            Timeout = requestTimeout,
             WriteTimeoutResponse = http => Problems.WriteAsync(http, 503, "unavailable", "Service unavailable", "The request took too long. Retry later.").AsTask(),
         });
         return builder;

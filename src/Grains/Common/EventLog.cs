@@ -12,7 +12,15 @@ namespace Lectures.Grains.Common;
 /// </summary>
 public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? logger, int capacity = 128)
 {
+    /// <summary>
+    /// How long after a relay last asked for events the log keeps publishing. Every published stream costs a pub-sub
+    /// grain in Orleans, so grains nobody watches publish nothing; a watching API silo asks at connect and on every
+    /// resync (<c>LiveFeeds.ResyncPeriod</c>, well inside this), and fills any gap from <see cref="After"/>.
+    /// </summary>
+    public static readonly TimeSpan WatchedFor = TimeSpan.FromSeconds(30);
+
     private readonly LinkedList<ChangeEvent<T>> _events = new();
+    private long _watchedUntil;
 
     /// <summary>Records a durable change and publishes it; publishing is a hint and never fails the change.</summary>
     public void Append(long id, string type, T data)
@@ -39,7 +47,7 @@ public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? log
             _events.RemoveFirst();
         }
 
-        if (live is not null)
+        if (live is not null && Environment.TickCount64 < _watchedUntil)
         {
             _ = PublishAsync(live, change);
         }
@@ -48,6 +56,7 @@ public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? log
     /// <summary>The events after <paramref name="afterId"/>; a snapshot event when the log cannot prove it holds every one of them.</summary>
     public EventBatch<T> After(long afterId, Func<ChangeEvent<T>> snapshot)
     {
+        _watchedUntil = Environment.TickCount64 + (long)WatchedFor.TotalMilliseconds;
         var current = snapshot();
         if (current.Id <= afterId)
         {

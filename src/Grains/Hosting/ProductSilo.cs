@@ -4,6 +4,8 @@ using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
 using Lectures.Grains.Lectures;
 using Lectures.Grains.Rooms;
+using Lectures.Grains.RateLimiting;
+using Lectures.Grains.Sessions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -50,6 +52,7 @@ public static class ProductSilo
                 "Everything is lost when this process stops. Set ConnectionStrings:Redis for a durable cluster.");
             silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
             silo.AddProcessMemoryGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
+            silo.AddProcessMemoryGrainStorage(SessionOptions.Storage);
             silo.UseInMemoryReminderService();
         }
         else
@@ -65,6 +68,13 @@ public static class ProductSilo
             silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());
+            // Idle sessions are deleted with ClearStateAsync: without DeleteStateOnClear it would leave an empty record.
+            // (Not Redis' entry expiry: that deletes behind a live activation's back.)
+            silo.AddRedisGrainStorage(SessionOptions.Storage, o =>
+            {
+                o.ConfigurationOptions = redis.Clone();
+                o.DeleteStateOnClear = true;
+            });
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redis.Clone());
         }
 
@@ -112,6 +122,10 @@ public static class ProductSilo
         services.AddValidatedOptions<AgentOptions>(configuration, AgentOptions.Section);
         services.AddValidatedOptions<RoomOptions>(configuration, RoomOptions.Section);
         services.AddResponder<AgentOptions>(AgentOptions.Section);
+        services.AddValidatedOptions<SessionOptions>(configuration, SessionOptions.Section);
+        services.AddValidatedOptions<RateLimitOptions>(configuration, RateLimitOptions.Section);
+        services.AddResponder<SessionOptions>(SessionOptions.ResponderKey);
+        services.AddSingleton<GlobalRateLimiter>();
         services.AddSingleton(TimeProvider.System);
         return services;
     }

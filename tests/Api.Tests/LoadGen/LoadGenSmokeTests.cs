@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Lectures.Api.Tests.Infrastructure;
 
@@ -12,6 +13,7 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
     [InlineData("mixed", 50)]
     [InlineData("jobs-progress", 1)]
     [InlineData("rooms-chat", 5)]
+    [InlineData("sessions-chat", 200)]
     public async Task A_short_load_run_passes_its_invariant_checks(string scenario, int keys)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -19,6 +21,8 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
         {
             HostProcess.Binary("tests", "LoadGen"), "--target", api.Http.BaseAddress!.ToString(), "--scenario", scenario,
             "--clients", "8", "--duration", "2s", "--warmup", "0s", "--keys", keys.ToString(), "--label", "smoke",
+            // The fixture's stall timeout: a heartbeated job may be failed as stalled only after this long without a heartbeat.
+            "--heartbeat-timeout", ApiFixture.HeartbeatTimeout.ToString("c", CultureInfo.InvariantCulture),
         })
         {
             start.ArgumentList.Add(arg);
@@ -31,8 +35,8 @@ public sealed class LoadGenSmokeTests(ApiFixture api)
 
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{stdout}\n{await stderr}");
         var summary = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
-        Assert.True(summary.GetProperty("invariantOk").GetBoolean());
-        Assert.True(summary.GetProperty("requests").GetInt64() > 0);
+        Assert.True(summary.GetProperty("invariantOk").GetBoolean(), stdout);
+        Assert.True(summary.GetProperty("requests").GetInt64() > 0, stdout);
         Assert.Equal(scenario, summary.GetProperty("scenario").GetString());
     }
 

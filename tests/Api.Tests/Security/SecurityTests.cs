@@ -160,6 +160,16 @@ public sealed class SecurityTests(KeyedHostFixture keyed) : IClassFixture<KeyedH
     }
 
     [Fact]
+    public async Task The_dashboards_live_log_stream_is_off_unless_configured()
+    {
+        // Even an admin gets no live log: it streams every log line of the silo.
+        using var response = await Send(HttpMethod.Get, "/dashboard/Trace", KeyedHostFixture.Admin);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("disabled", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task No_key_appears_in_the_log_not_even_in_part()
     {
         await Send(HttpMethod.Get, "/api/jobs/any", "forged-key-0000000000000000");
@@ -242,7 +252,7 @@ public sealed class EdgeTests
         await limited[0].ExpectProblem(HttpStatusCode.TooManyRequests, "rate_limited");
         Assert.True(limited[0].Headers.RetryAfter is not null, "Retry-After missing");
         Assert.All(responses.Except(limited), r => Assert.Equal(HttpStatusCode.NotFound, r.StatusCode));
-        // Health is not behind the key's bucket.
+        // Health checks are never rate limited (orchestrators probe them).
         await (await host.Http.GetAsync("/health/live")).Expect(HttpStatusCode.OK);
     }
 

@@ -1,5 +1,6 @@
 using Lectures.Grains.Common;
 using Lectures.Grains.Hosting;
+using Lectures.Grains.Sessions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
@@ -23,6 +24,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     /// <summary>Room agents: generation takes a second or more (see <c>ScriptedChatClient</c>), the deadline a few.</summary>
     public static readonly TimeSpan AgentResponseTimeout = TimeSpan.FromSeconds(4);
+    /// <summary>How long the built-in responder takes to answer a session message (declared before Settings, which reads it).</summary>
+    public static readonly TimeSpan SessionLatency = TimeSpan.FromSeconds(2);
 
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
@@ -30,6 +33,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         ["Lectures:IdempotencyWindow"] = IdempotencyWindow.ToString(),
         ["Agents:ResponseTimeout"] = AgentResponseTimeout.ToString(),
         ["Rooms:MaxMessages"] = "100",
+        ["Sessions:BuiltinLatency"] = SessionLatency.ToString(),
+        ["Sessions:ResponseTimeout"] = "00:00:20",
     };
 
     public InProcessTestCluster Cluster { get; } = new InProcessTestClusterBuilder(2)
@@ -41,6 +46,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME,
                 (services, _) => ActivatorUtilities.CreateInstance<GatedGrainStorage>(services));
             silo.AddMemoryGrainStorage("PubSubStore");
+            silo.AddMemoryGrainStorage(SessionOptions.Storage);
             silo.AddMemoryStreams(LiveStreams.Provider);
             silo.UseInMemoryReminderService();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));

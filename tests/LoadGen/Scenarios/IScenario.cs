@@ -37,6 +37,7 @@ public static class ScenarioCatalog
         "lectures-start" => new LecturesStartScenario(runId),
         "mixed" => new MixedScenario(runId),
         "rooms-chat" => new RoomsChatScenario(runId),
+        "sessions-chat" => new SessionsChatScenario(runId),
         _ => throw new ArgumentException($"unknown scenario '{name}'\n{Options.Usage}"),
     };
 }

@@ -1,0 +1,134 @@
+using Lectures.Grains.Common;
+using Lectures.Grains.Sessions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Lectures.Grains.RateLimiting;
+
+/// <summary>
+/// This silo's share of the cluster-wide bucket. It admits messages from a batch of tokens leased from
+/// <see cref="IGlobalRateLimiterGrain"/>, so the single global grain sees a few calls per second per silo, not one per
+/// message. Every admitted message spends a token that was taken out of the global bucket first, so the cluster never
+/// admits more messages than the bucket released. A batch is sized to about <see cref="LeaseLifetime"/> of this
+/// silo's recent demand (at most a tenth of the bucket, so silos share it) and the next one is fetched in the
+/// background when the batch runs low, so callers rarely wait for the global grain. Tokens unused after
+/// <see cref="LeaseLifetime"/> are dropped (never spent late), so an idle silo hoards nothing and a token is spent
+/// within a second of leaving the bucket.
+/// </summary>
+public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOptions> options, TimeProvider clock, ILogger<GlobalRateLimiter> logger)
+{
+    private static readonly TimeSpan LeaseLifetime = TimeSpan.FromMilliseconds(500);
+
+    private readonly Lock _lock = new();
+    private readonly TokenBucketOptions _options = options.Value.Global;
+    private int _tokens;
+    private int _batch = 1;
+    private DateTimeOffset _leaseExpires;
+    private DateTimeOffset _emptyUntil;
+    private DateTimeOffset _lastLease;
+    private long _consumed;
+    private Task? _leasing;
+
+    /// <summary>Tokens leased from the global grain so far (for tests and diagnostics).</summary>
+    public long Leased { get; private set; }
+
+    /// <summary>Lease calls made to the global grain so far, granted or not (for tests and diagnostics).</summary>
+    public long LeaseCalls { get; private set; }
+
+    /// <summary>True when a message may pass; otherwise how long until the bucket has a token again.</summary>
+    public async ValueTask<(bool Admitted, TimeSpan RetryAfter)> TryAcquireAsync()
+    {
+        if (!_options.Enabled)
+        {
+            return (true, TimeSpan.Zero);
+        }
+
+        // Each round takes a token, learns that the bucket is empty, or waits for a lease: it always ends.
+        while (true)
+        {
+            Task leasing;
+            lock (_lock)
+            {
+                var now = clock.GetUtcNow();
+                if (_tokens > 0 && now < _leaseExpires)
+                {
+                    _tokens--;
+                    _consumed++;
+                    if (_leasing is null && (_tokens <= _batch / 4 || now > _leaseExpires - LeaseLifetime / 4))
+                    {
+                        // Running low or old: fetch the next batch while this one is still being spent. Nobody awaits
+                        // it, so its failure (already logged) is observed here.
+                        _leasing = LeaseAsync(now);
+                        _leasing.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    }
+
+                    return (true, TimeSpan.Zero);
+                }
+
+                if (now < _emptyUntil)
+                {
+                    return (false, _emptyUntil - now);
+                }
+
+                leasing = _leasing ??= LeaseAsync(now);
+            }
+
+            await leasing;
+        }
+    }
+
+    // A tenth of the bucket at most, so silos share it fairly.
+    private int MaxBatch => Math.Max(1, _options.TokenLimit / 10);
+
+    /// <summary>Called under the lock: sizes the batch from the demand seen since the last lease.</summary>
+    private async Task LeaseAsync(DateTimeOffset now)
+    {
+        var elapsed = _lastLease == default ? LeaseLifetime : now - _lastLease;
+        var demand = _consumed / Math.Max(elapsed.TotalSeconds, 0.001) * LeaseLifetime.TotalSeconds;
+        _batch = (int)Math.Clamp(Math.Ceiling(demand * 1.5), 1, MaxBatch);
+        _consumed = 0;
+        _lastLease = now;
+        var wanted = _batch;
+        // Yield first, so the lease is published in _leasing before the finally below can clear it.
+        await Task.Yield();
+        try
+        {
+            DomainMetrics.GlobalLeases.Add(1);
+            lock (_lock)
+            {
+                LeaseCalls++;
+            }
+
+            var lease = await grains.GetGrain<IGlobalRateLimiterGrain>(IGlobalRateLimiterGrain.Key).LeaseAsync(wanted);
+            lock (_lock)
+            {
+                var at = clock.GetUtcNow();
+                Leased += lease.Granted;
+                if (lease.Granted > 0)
+                {
+                    // The rest of a batch fetched ahead joins the new one: a token is spent at most two lifetimes (1 s)
+                    // after it left the bucket, or dropped.
+                    _tokens = (at < _leaseExpires ? _tokens : 0) + lease.Granted;
+                    _leaseExpires = at + LeaseLifetime;
+                    _emptyUntil = DateTimeOffset.MinValue;
+                }
+                else
+                {
+                    _emptyUntil = at + lease.RetryAfter;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Leasing global rate-limit tokens failed");
+            throw;
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _leasing = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using Lectures.Grains.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace Lectures.Grains.RateLimiting;
+
+/// <summary>
+/// The cluster-wide bucket. Its state is in memory only: the bucket is a rate, not a record, and a write per lease
+/// would make the hottest path a Redis round trip. After a failover the new activation starts full (see README).
+/// </summary>
+public sealed class GlobalRateLimiterGrain(IOptions<RateLimitOptions> options, TimeProvider clock) : Grain, IGlobalRateLimiterGrain
+{
+    private readonly TokenBucket _bucket = new();
+
+    public Task<TokenLease> LeaseAsync(int wanted)
+    {
+        var granted = _bucket.Take(options.Value.Global, clock.GetUtcNow(), Math.Max(1, wanted), out var retryAfter);
+        return Task.FromResult(new TokenLease(granted, retryAfter));
+    }
+}
