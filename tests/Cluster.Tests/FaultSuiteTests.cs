@@ -61,7 +61,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
                 Timeout = Timeout.InfiniteTimeSpan,
             };
             var driver = new Driver(http, ledger, HangAfter);
-            IWorkload[] workloads = [new JobsWorkload(run), new LecturesWorkload(run), new RoomsWorkload(run, AgentTimeout)];
+            IWorkload[] workloads = [new JobsWorkload(run), new LecturesWorkload(run), new RoomsWorkload(run, AgentTimeout), new UsersWorkload(run, SessionTimeout)];
             foreach (var workload in workloads)
             {
                 await workload.PrepareAsync(driver);
