@@ -23,6 +23,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
     private static readonly TimeSpan RedisOutage = TimeSpan.FromSeconds(4);
     private const double RedisRecoveryLimit = 10;
     private const double FastFailLimit = 5;
+    private static readonly TimeSpan VerifyBudget = TimeSpan.FromSeconds(60);
 
     private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(3);
@@ -48,10 +49,11 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         var ledger = new Ledger();
         var settings = new Dictionary<string, string?>(Settings) { ["Orleans:ServiceId"] = run, ["Orleans:ClusterId"] = run };
         ProcessCluster? cluster = null;
+        Load.Load? load = null;
         try
         {
             cluster = await ProcessCluster.StartAsync(settings);
-            report.Line($"Fault suite {run}: API silo + 2 headless silos on loopback, redis-server --appendonly yes --appendfsync always, {Clients} clients");
+            report.Line($"Fault suite {run}: API silo + 2 headless silos on loopback, redis-server --appendonly yes --appendfsync always {Environment.GetEnvironmentVariable("FAULT_SUITE_REDIS_ARGS")}, {Clients} clients");
             report.Line($"cluster of 3 ready {S(wall.Elapsed.TotalSeconds)} after start");
             using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30) })
             {
@@ -59,13 +61,13 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
                 Timeout = Timeout.InfiniteTimeSpan,
             };
             var driver = new Driver(http, ledger, HangAfter);
-            IWorkload[] workloads = [new JobsWorkload(run), new LecturesWorkload(run), new RoomsWorkload(run, AgentTimeout)];
+            IWorkload[] workloads = [new JobsWorkload(run), new LecturesWorkload(run), new RoomsWorkload(run, AgentTimeout), new UsersWorkload(run, SessionTimeout)];
             foreach (var workload in workloads)
             {
                 await workload.PrepareAsync(driver);
             }
 
-            var load = Load.Load.Start(driver, workloads, Clients);
+            load = Load.Load.Start(driver, workloads, Clients);
 
             // 1. Mixed load through the API silo.
             ledger.Begin("1 mixed load");
@@ -155,6 +157,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
 
             // 7. Verify every acknowledgement against the cluster's state.
             ledger.Begin("7 verify");
+            Requests.VerifyRetriesUntil = DateTime.UtcNow + VerifyBudget;
             var findings = new Findings();
             foreach (var workload in workloads)
             {
@@ -194,6 +197,11 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         }
         finally
         {
+            if (load is not null)
+            {
+                await load.StopAsync();
+            }
+
             if (cluster is not null)
             {
                 await cluster.SaveLogsAsync(AppContext.BaseDirectory);

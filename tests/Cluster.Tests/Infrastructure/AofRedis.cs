@@ -32,8 +32,11 @@ public sealed class AofRedis : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // FAULT_SUITE_REDIS_ARGS (e.g. "--appendonly no") overrides settings, to show that the suite catches the losses
+        // a wrong Redis configuration causes; redis-server takes the last value of a repeated option.
+        var extra = Environment.GetEnvironmentVariable("FAULT_SUITE_REDIS_ARGS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
         foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", _dir, "--save", "",
-                     "--appendonly", "yes", "--appendfsync", "always", "--maxmemory-policy", "noeviction" })
+                     "--appendonly", "yes", "--appendfsync", "always", "--maxmemory-policy", "noeviction" }.Concat(extra))
         {
             start.ArgumentList.Add(arg);
         }

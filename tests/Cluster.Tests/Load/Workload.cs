@@ -69,14 +69,19 @@ public static class Requests
         }
     }
 
-    /// <summary>A read for verification: retried through short unavailability, failing after the deadline.</summary>
+    /// <summary>
+    /// Until when verification reads are retried through unavailability: one budget for the whole verification, so a
+    /// cluster that does not serve fails it in bounded time instead of every read waiting on its own.
+    /// </summary>
+    public static DateTime VerifyRetriesUntil { get; set; } = DateTime.MaxValue;
+
+    /// <summary>A read for verification: retried through short unavailability while the verification budget lasts.</summary>
     public static async Task<Reply> ReadAsync(Driver driver, string operation, string path, params string[] refusals)
     {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
             var reply = await driver.GetAsync(operation, path, refusals);
-            if (!reply.ShouldRetry || DateTime.UtcNow > until)
+            if (!reply.ShouldRetry || DateTime.UtcNow > VerifyRetriesUntil)
             {
                 return reply;
             }
