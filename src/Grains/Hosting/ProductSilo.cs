@@ -83,7 +83,9 @@ public static class ProductSilo
         silo.UseSystemTextJsonGrainStorageSerializer();
         // Live events (SSE) fan out per API silo through memory streams. They are hints, not records: subscribers fill
         // gaps from the grains, so neither the queues nor the subscriptions (PubSubStore) need to be durable, in any mode.
-        silo.AddProcessMemoryGrainStorage("PubSubStore");
+        // Orleans' own binary serializer: its stream pub-sub state is not System.Text.Json-serialisable.
+        silo.Services.AddGrainStorage("PubSubStore", (services, _) => ActivatorUtilities.CreateInstance<ProcessMemoryGrainStorage>(services,
+            (IGrainStorageSerializer)new OrleansGrainStorageSerializer(services.GetRequiredService<Orleans.Serialization.Serializer>())));
         silo.AddMemoryStreams(LiveStreams.Provider, streams =>
         {
             streams.ConfigurePartitioning(2);
