@@ -31,6 +31,9 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     public ConcurrentQueue<JsonElement> Requests { get; } = new();
 
+    /// <summary>Every request as it arrived: its path, its Authorization header and its body.</summary>
+    public ConcurrentQueue<(string Path, string? Authorization, JsonElement Body)> Calls { get; } = new();
+
     /// <summary>The chat messages of every request whose last user message contains <paramref name="marker"/>.</summary>
     public List<JsonElement[]> RequestsContaining(string marker) => Requests
         .Select(r => r.GetProperty("messages").EnumerateArray().ToArray())
@@ -66,6 +69,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
             using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
             var body = JsonDocument.Parse(await reader.ReadToEndAsync()).RootElement.Clone();
             Requests.Enqueue(body);
+            Calls.Enqueue((context.Request.Url!.AbsolutePath, context.Request.Headers["Authorization"], body));
             var messages = body.GetProperty("messages").EnumerateArray().ToArray();
             var question = LastUserText(messages);
             if (!context.Request.Url!.AbsolutePath.EndsWith("/chat/completions", StringComparison.Ordinal))
@@ -115,10 +119,16 @@ public sealed class FakeOpenAi : IAsyncDisposable
     }
 
     private static string LastUserText(JsonElement[] messages) =>
-        messages.LastOrDefault(m => m.GetProperty("role").GetString() == "user") is { ValueKind: JsonValueKind.Object } last
-            ? last.GetProperty("content") is { ValueKind: JsonValueKind.String } text ? text.GetString()!
-                : string.Concat(last.GetProperty("content").EnumerateArray().Select(p => p.TryGetProperty("text", out var t) ? t.GetString() : ""))
-            : "";
+        messages.LastOrDefault(m => m.GetProperty("role").GetString() == "user") is { ValueKind: JsonValueKind.Object } last ? Text(last) : "";
+
+    /// <summary>A message's text, whether its content is a string or a list of parts.</summary>
+    public static string Text(JsonElement message)
+    {
+        var content = message.GetProperty("content");
+        return content.ValueKind == JsonValueKind.String
+            ? content.GetString()!
+            : string.Concat(content.EnumerateArray().Select(p => p.TryGetProperty("text", out var t) ? t.GetString() : ""));
+    }
 
     private static async Task WriteAsync(HttpListenerContext context, int status, string contentType, string text)
     {

@@ -14,11 +14,11 @@ public sealed class RoomOpenAiTests
     [InlineData(true)]
     public async Task Replies_come_from_the_OpenAI_compatible_endpoint_with_model_key_persona_and_recent_messages(bool streaming)
     {
-        await using var model = new FakeOpenAiServer();
+        await using var model = new FakeOpenAi();
         await using var host = await HostProcess.StartApiAsync(new Dictionary<string, string?>
         {
             ["Agents:Responder"] = "OpenAI",
-            ["Agents:Endpoint"] = model.Endpoint.ToString(),
+            ["Agents:Endpoint"] = model.Endpoint,
             ["Agents:Model"] = "fake-model-7",
             ["Agents:ApiKey"] = "sk-test-123",
             ["Agents:Streaming"] = streaming.ToString(),
@@ -41,18 +41,18 @@ public sealed class RoomOpenAiTests
         var reply = (await RoomApiTests.Messages(http, roomCode)).Single(m => m.GetProperty("senderKind").GetString() == "agent");
         Assert.Equal("reply", reply.GetProperty("outcome").GetString());
         Assert.Equal(post.GetProperty("seq").GetInt64(), reply.GetProperty("inReplyTo").GetInt64());
-        Assert.Equal(FakeOpenAiServer.ReplyTo("alice: How is my heart?"), reply.GetProperty("text").GetString());
+        Assert.StartsWith("fake reply to \"alice: How is my heart?\"", reply.GetProperty("text").GetString());
 
-        var (path, authorization, body) = Assert.Single(model.Requests);
+        var (path, authorization, body) = Assert.Single(model.Calls);
         Assert.Equal("/v1/chat/completions", path);
         Assert.Equal("Bearer sk-test-123", authorization);
         Assert.Equal("fake-model-7", body.GetProperty("model").GetString());
         Assert.Equal(streaming, body.TryGetProperty("stream", out var stream) && stream.GetBoolean());
         var messages = body.GetProperty("messages").EnumerateArray().ToList();
         Assert.Equal("system", messages[0].GetProperty("role").GetString());
-        Assert.Contains(persona, FakeOpenAiServer.Text(messages[0]));
+        Assert.Contains(persona, FakeOpenAi.Text(messages[0]));
         // The room's latest Agents:ContextMessages messages, oldest first, the trigger last.
-        Assert.Equal(["alice: second words", "alice: third words", "alice: How is my heart?"], messages.Skip(1).Select(FakeOpenAiServer.Text));
+        Assert.Equal(["alice: second words", "alice: third words", "alice: How is my heart?"], messages.Skip(1).Select(FakeOpenAi.Text));
 
         // A failing endpoint: exactly one failed outcome and one agent_failed event; the agent is free again.
         var start = long.Parse((await http.GetAsync($"/api/rooms/{roomCode}")).Headers.ETag!.Tag.Trim('"'));
