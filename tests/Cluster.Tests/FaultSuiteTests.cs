@@ -53,7 +53,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         try
         {
             cluster = await ProcessCluster.StartAsync(settings);
-            report.Line($"Fault suite {run}: API silo + 2 headless silos on loopback, redis-server --appendonly yes --appendfsync always {Environment.GetEnvironmentVariable("FAULT_SUITE_REDIS_ARGS")}, {Clients} clients");
+            report.Line($"Fault suite {run}: API silo + 2 headless silos on loopback, redis-server --appendonly yes --appendfsync always{(Environment.GetEnvironmentVariable("FAULT_SUITE_REDIS_ARGS") is { Length: > 0 } extra ? " " + extra : "")}, {Clients} clients");
             report.Line($"cluster of 3 ready {S(wall.Elapsed.TotalSeconds)} after start");
             using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(30) })
             {
@@ -204,6 +204,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
 
             if (cluster is not null)
             {
+                report.Line($"Redis append-only file after the run: {cluster.Redis.AppendOnlyBytes / 1024} KiB");
                 await cluster.SaveLogsAsync(AppContext.BaseDirectory);
                 await cluster.DisposeAsync();
             }

@@ -84,9 +84,6 @@ public sealed class ProcessCluster : IAsyncDisposable
         return clock.Elapsed;
     }
 
-    /// <summary>SIGTERM to one process; the time it took to exit, null when it still ran at the deadline.</summary>
-    public static Task<TimeSpan?> TerminateAsync(HostProcess host, TimeSpan deadline) => host.TerminateAsync(deadline);
-
     /// <summary>The number of active silos as the API silo's readiness reports it; -1 when it cannot tell.</summary>
     public async Task<int> ActiveSilosAsync()
     {
