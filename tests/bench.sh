@@ -1,64 +1,120 @@
 #!/usr/bin/env bash
-# Benchmarks the product against its baselines in one run, on loopback only.
-# Starts a real redis-server, the two baselines (tests/Baselines) and the product in embedded and Redis modes, runs
-# the same closed-loop load against each in alternation (ROUNDS times), then prints medians and product/baseline
-# ratios. Usage: tests/bench.sh [results.jsonl]   env: ROUNDS=3 DURATION=10s CLIENTS=64 SKIP_BUILD=1
+# Benchmarks the product against its two baselines in one run, on loopback only, with wrk (a C load generator that
+# leaves the servers their CPU). Starts a real redis-server, the baselines of tests/Baselines (memory: the HTTP floor;
+# redis: one atomic Lua script per update) and the product in embedded and Redis modes. For every round, scenario and
+# target in alternation: fresh started jobs (tests/bench/jobs-setup.lua), then progress reports for DURATION
+# (tests/bench/jobs-progress.lua). A run with any non-2xx answer or socket error is a failed run. Prints every run,
+# the medians and the ratios product/baseline; exits 1 when a run failed (never on a throughput figure).
+# Usage: tests/bench.sh   env: ROUNDS=3 DURATION=8s CONNECTIONS=64 THREADS=2 SKIP_BUILD=1 SMOKE=1 (1 round of 2 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [[ -n "${SMOKE:-}" ]]; then ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-2s}; WARMUP=${WARMUP:-1s}; fi
 ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-10s}
-CLIENTS=${CLIENTS:-64}
-RESULTS=${1:-bench-results.jsonl}
+DURATION=${DURATION:-8s}
+WARMUP=${WARMUP:-5s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
 BIN=bin/Release/net10.0
+LOGS=${LOGS:-$(mktemp -d /tmp/bench.XXXXXX)}
 REDIS_PORT=${REDIS_PORT:-6391}
-declare -A PORT=([baseline-memory]=8191 [baseline-redis]=8192 [product-embedded]=8193 [product-redis]=8194)
+TARGETS=(baseline-memory product-embedded baseline-redis product-redis)
+declare -A PORT=([baseline-memory]=8191 [product-embedded]=8193 [baseline-redis]=8192 [product-redis]=8194)
+declare -A SHORT=([baseline-memory]=bm [product-embedded]=pe [baseline-redis]=br [product-redis]=pr)
+SCENARIOS=("1000" "1")   # progress reports spread over 1,000 jobs; all on one hot job
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
+for tool in wrk redis-server curl; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed: apt-get install -y wrk redis-server curl" >&2; exit 2; }
+done
 [[ -n "${SKIP_BUILD:-}" ]] || dotnet build Orleans.sln -c Release -v quiet -nologo
-command -v redis-server >/dev/null || { echo "redis-server is needed: apt-get install -y redis-server" >&2; exit 2; }
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/tmp/bench-redis.log 2>&1 & PIDS+=($!)
-SERVICE="bench-$(date +%s)"
-dotnet tests/Baselines/$BIN/Baselines.dll --mode memory --urls "http://127.0.0.1:${PORT[baseline-memory]}" >/tmp/bench-baseline-memory.log 2>&1 & PIDS+=($!)
-sleep 1
-dotnet tests/Baselines/$BIN/Baselines.dll --mode redis --redis "127.0.0.1:$REDIS_PORT" --urls "http://127.0.0.1:${PORT[baseline-redis]}" >/tmp/bench-baseline-redis.log 2>&1 & PIDS+=($!)
-Orleans__SiloPort=11191 Orleans__GatewayPort=30091 dotnet src/Api/$BIN/Api.dll --urls "http://127.0.0.1:${PORT[product-embedded]}" >/tmp/bench-product-embedded.log 2>&1 & PIDS+=($!)
-ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT" Orleans__ServiceId="$SERVICE" Orleans__SiloPort=11192 Orleans__GatewayPort=30092 \
-  dotnet src/Api/$BIN/Api.dll --urls "http://127.0.0.1:${PORT[product-redis]}" >/tmp/bench-product-redis.log 2>&1 & PIDS+=($!)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$LOGS/redis.log" 2>&1 & PIDS+=($!)
+dotnet tests/Baselines/$BIN/Baselines.dll --mode memory --urls "http://127.0.0.1:${PORT[baseline-memory]}" >"$LOGS/baseline-memory.log" 2>&1 & PIDS+=($!)
+dotnet tests/Baselines/$BIN/Baselines.dll --mode redis --redis "127.0.0.1:$REDIS_PORT" \
+  --urls "http://127.0.0.1:${PORT[baseline-redis]}" >"$LOGS/baseline-redis.log" 2>&1 & PIDS+=($!)
+Orleans__SiloPort=11191 Orleans__GatewayPort=30091 \
+  dotnet src/Api/$BIN/Api.dll --urls "http://127.0.0.1:${PORT[product-embedded]}" >"$LOGS/product-embedded.log" 2>&1 & PIDS+=($!)
+ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT" Orleans__ServiceId="bench-$(date +%s)" Orleans__SiloPort=11192 Orleans__GatewayPort=30092 \
+  dotnet src/Api/$BIN/Api.dll --urls "http://127.0.0.1:${PORT[product-redis]}" >"$LOGS/product-redis.log" 2>&1 & PIDS+=($!)
 
-for label in "${!PORT[@]}"; do
+for label in "${TARGETS[@]}"; do
   for _ in $(seq 1 150); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[$label]}/api/jobs/none" || true)
-    [[ "$code" == "404" ]] && break; sleep 0.2; done
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[$label]}/api/jobs/none" || true)" == "404" ]] && break
+    sleep 0.2
+  done
 done
 
-LOADGEN="dotnet tests/LoadGen/$BIN/LoadGen.dll"
-run() { # label scenario keys duration
-  $LOADGEN --target "http://127.0.0.1:${PORT[$1]}" --label "$1" --scenario "$2" --keys "$3" --clients "$CLIENTS" --duration "$4" --warmup 2s 2>/dev/null | tail -n 1
+# wrk's latency figure in milliseconds ("812.00us", "2.30ms", "1.02s").
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+
+# Creates and starts JOBS fresh jobs named PREFIX1..; fails unless every answer was 2xx and the last job is processing.
+fresh() { # label jobs prefix
+  local seconds=$(( $2 / 400 + 2 ))
+  local out; out=$(JOBS=$2 PREFIX=$3 wrk -t1 -c1 -d"${seconds}s" -s tests/bench/jobs-setup.lua "http://127.0.0.1:${PORT[$1]}" 2>&1)
+  if grep -qE "Non-2xx|Socket errors" <<<"$out" || ! curl -s "http://127.0.0.1:${PORT[$1]}/api/jobs/$3$2" | grep -q '"processing"'; then
+    echo "setup of $2 jobs on $1 failed:" >&2; echo "$out" >&2; return 1
+  fi
 }
 
-echo "warming up every target (results discarded)..." >&2
-for label in baseline-memory baseline-redis product-embedded product-redis; do run "$label" jobs-progress 1000 5s >/dev/null; done
+# One measured run; prints "label jobs round rps p99ms failures".
+measure() { # label jobs round duration
+  local prefix="${SHORT[$1]}$3x$2n"
+  fresh "$1" "$2" "$prefix" || { echo "$1 $2 $3 0 0 setup-failed"; return; }
+  local out; out=$(JOBS=$2 PREFIX=$prefix wrk -t"$THREADS" -c"$CONNECTIONS" -d"$4" --latency -s tests/bench/jobs-progress.lua \
+    "http://127.0.0.1:${PORT[$1]}" 2>&1)
+  echo "$out" >>"$LOGS/wrk-$1.txt"
+  local rps p99 bad
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  bad=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+  echo "$1 $2 $3 ${rps:-0} $p99 $bad"
+}
 
-: > "$RESULTS"
+echo "warming up every target (discarded)..." >&2
+for label in "${TARGETS[@]}"; do for jobs in "${SCENARIOS[@]}"; do measure "$label" "$jobs" 0 "$WARMUP" >/dev/null; done; done
+
+RESULTS="$LOGS/results.txt"
+: >"$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
-  for spec in "jobs-progress 1000" "jobs-progress 1" "jobs-heartbeat 1000"; do
-    set -- $spec
-    for label in baseline-memory product-embedded baseline-redis product-redis; do
-      echo "round $round: $1 keys=$2 on $label" >&2
-      run "$label" "$1" "$2" "$DURATION" | tee -a "$RESULTS" >/dev/null
+  for jobs in "${SCENARIOS[@]}"; do
+    for label in "${TARGETS[@]}"; do
+      line=$(measure "$label" "$jobs" "$round" "$DURATION")
+      echo "$line" | tee -a "$RESULTS" | awk '{printf "round %s  %-16s %4s jobs  %9.0f rps  p99 %6.2f ms  %s\n", $3, $1, $2, $4, $5, ($6 == "0" ? "ok" : "FAILED: " $6 " bad answers")}' >&2
     done
   done
 done
-# Product-only scenarios (the baselines do not serve lectures): absolute figures, invariants checked.
-for label in product-embedded product-redis; do
-  run "$label" lectures-start 100 "$DURATION" >> "$RESULTS"
-  run "$label" mixed 1000 "$DURATION" >> "$RESULTS"
-done
 
 echo
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); clients $CLIENTS, $DURATION per run, $ROUNDS rounds"
-$LOADGEN --report "$RESULTS"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS, $DURATION per run, $ROUNDS rounds, medians; logs in $LOGS"
+awk '
+  function median(list,   n, a, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n == 0 ? 0 : (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2)
+  }
+  $6 != "0" { failed[$1 " " $2]++; anyfailed = 1; next }
+  { rps[$1 " " $2] = rps[$1 " " $2] " " $4; p99[$1 " " $2] = p99[$1 " " $2] " " $5 }
+  END {
+    split("baseline-memory product-embedded baseline-redis product-redis", t, " ")
+    printf "%-18s %24s %24s\n", "target", "1,000 jobs", "1 hot job"
+    for (i = 1; i <= 4; i++) {
+      line = sprintf("%-18s", t[i])
+      for (s = 1; s <= 2; s++) {
+        k = t[i] " " (s == 1 ? 1000 : 1); R[k] = median(rps[k]); P[k] = median(p99[k])
+        line = line sprintf(" %11.0f rps p99 %5.2f ms", R[k], P[k]) (failed[k] ? "*" : "")
+      }
+      print line
+    }
+    print ""
+    for (s = 1; s <= 2; s++) {
+      j = (s == 1 ? 1000 : 1); name = (s == 1 ? "1,000 jobs" : "1 hot job ")
+      printf "%s  Redis mode: product-redis / baseline-redis %.2fx (target >= 1.0x), p99 %.2fx (target <= 1.5x)\n", name,
+        R["baseline-redis " j] ? R["product-redis " j] / R["baseline-redis " j] : 0, P["baseline-redis " j] ? P["product-redis " j] / P["baseline-redis " j] : 0
+      printf "%s  embedded:   product-embedded / baseline-memory %.2fx (target >= 0.8x), p99 %.2fx\n", name,
+        R["baseline-memory " j] ? R["product-embedded " j] / R["baseline-memory " j] : 0, P["baseline-memory " j] ? P["product-embedded " j] / P["baseline-memory " j] : 0
+    }
+    if (anyfailed) { print "\nFAILED runs (not in the medians), marked *: see the logs"; exit 1 }
+  }' "$RESULTS"

@@ -1,0 +1,23 @@
+-- wrk script (run with -t1 -c1): creates and starts JOBS fresh jobs PREFIX1..PREFIXn for worker "w", strictly in order,
+-- then only reads the last one. The step advances on each answer (wrk builds one request at start that it never
+-- sends); wrk counts non-2xx answers, and tests/bench.sh also checks afterwards that the last job is processing.
+local jobs = tonumber(os.getenv("JOBS") or "1000")
+local prefix = os.getenv("PREFIX") or "j"
+local step = 0
+local headers = { ["Content-Type"] = "application/json" }
+local start = '{"workerId":"w"}'
+
+request = function()
+  if step >= 2 * jobs then
+    return wrk.format("GET", "/api/jobs/" .. prefix .. jobs)
+  end
+  local id = prefix .. (math.floor(step / 2) + 1)
+  if step % 2 == 0 then
+    return wrk.format("POST", "/api/jobs", headers, '{"kind":"bench","jobId":"' .. id .. '"}')
+  end
+  return wrk.format("POST", "/api/jobs/" .. id .. "/start", headers, start)
+end
+
+response = function(status, headers, body)
+  step = step + 1
+end
