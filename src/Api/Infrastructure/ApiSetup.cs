@@ -23,6 +23,18 @@ public sealed class ApiOptions
 
 public static class ApiSetup
 {
+    /// <summary>
+    /// Instruments updated several times per request or grain message, which cost more CPU than they tell an operator
+    /// (docs/benchmarks.md): not collected, so nothing records them. Request duration, grain calls and latency
+    /// (<c>orleans-app-requests-latency</c>), storage latency, activations, rate-limit outcomes and failures stay.
+    /// </summary>
+    private static readonly string[] PerMessageInstruments =
+    [
+        "orleans-messaging-processing-", "orleans-messaging-sent-local", "orleans-messaging-sent-header-size",
+        "orleans-messaging-received-header-size", "orleans-messaging-sent-messages-size", "orleans-messaging-received-messages-size",
+        "orleans-directory-lookups-", "aspnetcore.rate_limiting.request_lease.duration", "aspnetcore.rate_limiting.active_request_leases",
+    ];
+
     /// <summary>The API silo: Orleans (shared configuration), JSON, problem details, OpenAPI, health, metrics.</summary>
     public static WebApplicationBuilder AddApiSilo(this WebApplicationBuilder builder)
     {
@@ -55,6 +67,7 @@ public static class ApiSetup
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCode);
         // Request records declare their rules (DataAnnotations, IValidatableObject); the framework checks them before a handler runs.
         builder.Services.AddValidation();
+        ValidationCache.Install(builder.Services);
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
         builder.Services.AddSingleton<GrainLookup>();
@@ -66,7 +79,9 @@ public static class ApiSetup
             .AddCheck<StorageReadyCheck>("storage", tags: ["ready"]);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter("Microsoft.Orleans", DomainMetrics.MeterName)
-            .AddAspNetCoreInstrumentation()
+            // ASP.NET Core's own meters, without the instrumentation package's extra middleware.
+            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Diagnostics", "Microsoft.AspNetCore.RateLimiting")
+            .AddView(i => PerMessageInstruments.Any(p => i.Name.StartsWith(p, StringComparison.Ordinal)) ? MetricStreamConfiguration.Drop : null)
             .AddPrometheusExporter());
         return builder;
     }

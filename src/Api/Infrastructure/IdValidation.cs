@@ -23,12 +23,19 @@ public static partial class IdValidation
 
     /// <summary>Refuses a request whose route parameters are not valid ids with 400 <c>validation</c>.</summary>
     public static TBuilder ValidateIds<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(async (context, next) =>
+        builder.AddEndpointFilter((context, next) =>
         {
-            var errors = context.HttpContext.Request.RouteValues
-                .Where(r => !IsValid(r.Value as string))
-                .ToDictionary(r => r.Key, r => new[] { $"{r.Key} {Message}" });
-            return errors.Count == 0 ? await next(context) : TypedResults.ValidationProblem(errors, "The path names an invalid id.");
+            var routeValues = context.HttpContext.Request.RouteValues;
+            foreach (var (_, value) in routeValues)
+            {
+                if (!IsValid(value as string))
+                {
+                    var errors = routeValues.Where(r => !IsValid(r.Value as string)).ToDictionary(r => r.Key, r => new[] { $"{r.Key} {Message}" });
+                    return ValueTask.FromResult<object?>(TypedResults.ValidationProblem(errors, "The path names an invalid id."));
+                }
+            }
+
+            return next(context);
         });
 }
 

@@ -35,6 +35,8 @@ public static class Access
         }
 
         builder.Services.AddValidatedOptions<AuthOptions>(builder.Configuration, AuthOptions.Section);
+        // Registered, so the per-request handler comes from a compiled factory instead of reflection (ActivatorUtilities).
+        builder.Services.AddSingleton<ApiKeyAuthentication.KeyDigests>().AddTransient<ApiKeyAuthentication>();
         builder.Services.AddAuthentication(ApiKeyAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
         builder.Services.AddSingleton<IAuthorizationHandler, AccessHandler>();

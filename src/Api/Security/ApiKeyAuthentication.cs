@@ -16,7 +16,7 @@ namespace Lectures.Api.Security;
 /// 401 and 403 are problem documents (<c>unauthorized</c>, <c>forbidden</c>).
 /// </summary>
 public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    IOptions<AuthOptions> auth) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    ApiKeyAuthentication.KeyDigests digests) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string HeaderName = "X-Api-Key";
@@ -26,7 +26,13 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
 
     private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity([new Claim(ClaimTypes.Role, Roles.Admin)], "anonymous-loopback"));
 
-    private readonly (byte[] Digest, ApiKey Key, int Index)[] _keys = auth.Value.Keys.Select((k, n) => (Digest(k.Key!), k, n)).ToArray();
+    private readonly (byte[] Digest, ApiKey Key, int Index)[] _keys = digests.Keys;
+
+    /// <summary>The configured keys' digests, computed once (a handler is created per request).</summary>
+    public sealed class KeyDigests(IOptions<AuthOptions> auth)
+    {
+        public (byte[] Digest, ApiKey Key, int Index)[] Keys { get; } = auth.Value.Keys.Select((k, n) => (Digest(k.Key!), k, n)).ToArray();
+    }
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {

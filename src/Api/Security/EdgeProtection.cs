@@ -54,9 +54,10 @@ public static class EdgeProtection
                 context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 await Problems.WriteAsync(context.HttpContext, 429, "rate_limited", "Too many requests", "Slow down and retry after Retry-After seconds.");
             };
-            o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http => anonymous
-                ? RateLimitPartition.GetNoLimiter("anonymous")
-                : RateLimitPartition.GetTokenBucketLimiter(Partition(http), _ => new TokenBucketRateLimiterOptions
+            // Anonymous loopback mode has no keys to limit by: no global limiter at all (not one that admits everything,
+            // which still costs a partition lookup and a lease per request).
+            o.GlobalLimiter = anonymous ? null : PartitionedRateLimiter.Create<HttpContext, string>(http =>
+                RateLimitPartition.GetTokenBucketLimiter(Partition(http), _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = edge.RequestsPerSecond,
                     TokensPerPeriod = edge.RequestsPerSecond,

@@ -53,35 +53,38 @@ public sealed class GroupCommit<T>(IPersistentState<T> state, Grain grain, ILogg
     /// fail) and decides again, so a 409 or 412 never rests on a change that is then lost; the rule must be pure.
     /// With <paramref name="needsWrite"/> null the rule is only checked, nothing changes.
     /// </summary>
-    public async Task<Decision<T>> DecideAsync(Func<T, T> rule, Func<T, T, bool>? needsWrite)
+    public ValueTask<Decision<T>> DecideAsync(Func<T, T> rule, Func<T, T, bool>? needsWrite)
     {
-        while (true)
+        // Synchronous unless a refusal has to wait for writes in flight: no task is allocated on the common path.
+        EnsureUsable();
+        var pending = Pending;
+        var before = State;
+        T next;
+        try
         {
-            EnsureUsable();
-            var pending = Pending;
-            var before = State;
-            T next;
-            try
-            {
-                next = rule(before);
-            }
-            catch (DomainException) when (pending is not null)
-            {
-                // Refused on the stored state too: that refusal stands (and names the stored version). Otherwise the
-                // refusal rests on writes in flight, which may fail: wait for them and decide again.
-                _ = rule(Durable);
-                await pending;
-                continue;
-            }
-
-            if (needsWrite is null)
-            {
-                return new Decision<T>(before, next, Task.CompletedTask);
-            }
-
-            State = next;
-            return new Decision<T>(before, next, needsWrite(before, next) ? CommitAsync() : FlushAsync());
+            next = rule(before);
         }
+        catch (DomainException) when (pending is not null)
+        {
+            // Refused on the stored state too: that refusal stands (and names the stored version). Otherwise the
+            // refusal rests on writes in flight, which may fail: wait for them and decide again.
+            _ = rule(Durable);
+            return new ValueTask<Decision<T>>(DecideAfterAsync(pending, rule, needsWrite));
+        }
+
+        if (needsWrite is null)
+        {
+            return new ValueTask<Decision<T>>(new Decision<T>(before, next, Task.CompletedTask));
+        }
+
+        State = next;
+        return new ValueTask<Decision<T>>(new Decision<T>(before, next, needsWrite(before, next) ? CommitAsync() : FlushAsync()));
+    }
+
+    private async Task<Decision<T>> DecideAfterAsync(Task pending, Func<T, T> rule, Func<T, T, bool>? needsWrite)
+    {
+        await pending;
+        return await DecideAsync(rule, needsWrite);
     }
 
     public Task CommitAsync()

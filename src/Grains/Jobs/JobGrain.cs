@@ -23,6 +23,7 @@ public sealed class JobGrain(
     private EventLog<JobView> _events = null!;
     private GroupCommit<JobState> _commit = null!;
     private JobStallCheck _stall = null!;
+    private Func<JobState, JobState, bool> _needsWrite = null!;
 
     private JobState S => _commit.State;
     private DateTimeOffset Now => clock.GetUtcNow();
@@ -33,6 +34,7 @@ public sealed class JobGrain(
         _commit = new GroupCommit<JobState>(state, this, logger);
         _events = this.CreateEventLog<JobView>(LiveStreams.Jobs, logger);
         _stall = new JobStallCheck(this, _commit, options.Value, Now, logger);
+        _needsWrite = _stall.NeedsWrite;
         if (S.Status == JobStatus.Processing)
         {
             // A previous activation may have lost its reminder: every activation of a processing job makes sure it exists.
@@ -72,13 +74,15 @@ public sealed class JobGrain(
 
     public async Task<ProgressResult> ReportProgressAsync(string workerId, double progress, string? message, IfMatch? ifMatch = null)
     {
+        // The hottest route: one suspension (the write), no separate answer step.
         var decision = await DecideAsync(s => JobRules.Report(s, workerId, progress, message, ifMatch, Now));
         if (!Changed(decision))
         {
             DomainMetrics.JobProgressIgnored.Add(1);
         }
 
-        return new ProgressResult(Changed(decision), await AnswerAsync(decision, "progress"));
+        await decision.Written;
+        return new ProgressResult(Changed(decision), Publish(decision, "progress"));
     }
 
     public async Task<JobView> HeartbeatAsync(string workerId) =>
@@ -124,20 +128,28 @@ public sealed class JobGrain(
         }
     }
 
-    private Task<Decision<JobState>> DecideAsync(Func<JobState, JobState> rule) => _commit.DecideAsync(rule, _stall.NeedsWrite);
+    private ValueTask<Decision<JobState>> DecideAsync(Func<JobState, JobState> rule) => _commit.DecideAsync(rule, _needsWrite);
 
     /// <summary>The job as of the decision, once written; publishes a change and removes a finished job's reminder.</summary>
     private async Task<JobView> AnswerAsync(Decision<JobState> decision, string eventType)
     {
         await decision.Written;
+        var view = Publish(decision, eventType);
+        if (view.IsTerminal && Changed(decision))
+        {
+            await _stall.TidyAsync();
+        }
+
+        return view;
+    }
+
+    /// <summary>The job as of a written decision; a change is appended to the event log.</summary>
+    private JobView Publish(Decision<JobState> decision, string eventType)
+    {
         var view = JobRules.View(Id, decision.Next);
         if (Changed(decision))
         {
             _events.Append(view.Version, eventType, view);
-            if (view.IsTerminal)
-            {
-                await _stall.TidyAsync();
-            }
         }
 
         return view;
