@@ -1,3 +1,6 @@
+using Lectures.Api.LiveUpdates;
+using Lectures.Api.Errors;
+using Lectures.Api.Validation;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lectures.Grains.Common;

@@ -1,3 +1,4 @@
+using Lectures.Api.Errors;
 using System.Globalization;
 using Microsoft.AspNetCore.OpenApi;
 using Lectures.Api.Security;

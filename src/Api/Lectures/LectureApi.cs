@@ -1,3 +1,5 @@
+using Lectures.Api.LiveUpdates;
+using Lectures.Api.Validation;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using Lectures.Api.Infrastructure;

@@ -1,6 +1,6 @@
+using Lectures.Api.Errors;
 using System.Net;
 using System.Security.Claims;
-using Lectures.Api.Infrastructure;
 using Lectures.Grains.Hosting;
 using Microsoft.AspNetCore.Authorization;
 

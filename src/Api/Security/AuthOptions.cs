@@ -1,5 +1,5 @@
+using Lectures.Api.Validation;
 using System.ComponentModel.DataAnnotations;
-using Lectures.Api.Infrastructure;
 
 namespace Lectures.Api.Security;
 

@@ -1,6 +1,7 @@
+using Lectures.Api.Errors;
+using Lectures.Api.Validation;
 using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
-using Lectures.Api.Infrastructure;
 using Lectures.Grains.Hosting;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.RateLimiting;

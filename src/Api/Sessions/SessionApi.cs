@@ -1,3 +1,5 @@
+using Lectures.Api.LiveUpdates;
+using Lectures.Api.Validation;
 using System.ComponentModel.DataAnnotations;
 using Lectures.Api.Infrastructure;
 using Lectures.Api.Security;

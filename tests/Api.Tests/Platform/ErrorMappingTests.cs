@@ -1,5 +1,5 @@
+using Lectures.Api.Errors;
 using System.Text.Json;
-using Lectures.Api.Infrastructure;
 using Lectures.Grains.Common;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,4 @@
+using Lectures.Api.Infrastructure;
 using System.Text.Json;
 using Lectures.Grains.Common;
 using Microsoft.AspNetCore.Diagnostics;
@@ -8,7 +9,7 @@ using Orleans.Runtime;
 using Orleans.Storage;
 using StackExchange.Redis;
 
-namespace Lectures.Api.Infrastructure;
+namespace Lectures.Api.Errors;
 
 /// <summary>
 /// Turns every exception that escapes an endpoint into a problem document, in one place: a domain refusal's kind

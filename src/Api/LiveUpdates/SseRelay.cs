@@ -4,7 +4,7 @@ using Lectures.Grains.Common;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
-namespace Lectures.Api.Infrastructure;
+namespace Lectures.Api.LiveUpdates;
 
 /// <summary>
 /// Relays a grain's changes to a Server-Sent Events client. Live events come from this silo's shared feed of the

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Lectures.Api.Infrastructure;
+namespace Lectures.Api.Validation;
 
 /// <summary>
 /// Path ids become grain keys and Redis keys. Every route parameter of the API is an id, so one filter per route

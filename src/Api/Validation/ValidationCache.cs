@@ -3,7 +3,7 @@ using System.Reflection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Validation;
 
-namespace Lectures.Api.Infrastructure;
+namespace Lectures.Api.Validation;
 
 #pragma warning disable ASP0029 // The resolver API is marked experimental in .NET 10.
 /// <summary>

@@ -1,7 +1,7 @@
 using Lectures.Grains.Common;
 using Orleans.Streams;
 
-namespace Lectures.Api.Infrastructure;
+namespace Lectures.Api.LiveUpdates;
 
 /// <summary>
 /// One subscription per watched grain per API silo, shared by every SSE client of that grain on this silo and released

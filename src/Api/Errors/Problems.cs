@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Lectures.Api.Infrastructure;
+namespace Lectures.Api.Errors;
 
 /// <summary>Every error leaves the API as an RFC 9457 problem document with a stable <c>code</c>; this is where they are written.</summary>
 public static partial class Problems
