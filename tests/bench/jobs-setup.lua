@@ -1,6 +1,7 @@
 -- wrk script (run with -t1 -c1): creates and starts JOBS fresh jobs PREFIX1..PREFIXn for worker "w", strictly in order,
 -- then only reads the last one. The step advances on each answer (wrk builds one request at start that it never
--- sends); wrk counts non-2xx answers, and tests/bench.sh also checks afterwards that the last job is processing.
+-- sends); wrk counts non-2xx answers. Create and start are idempotent, so tests/bench.sh runs it again, longer, until
+-- the last job is processing.
 local jobs = tonumber(os.getenv("JOBS") or "1000")
 local prefix = os.getenv("PREFIX") or "j"
 local step = 0

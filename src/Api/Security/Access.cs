@@ -58,17 +58,23 @@ public static class Access
 
     /// <summary>Refuses with 403 when a caller of <paramref name="role"/> names somebody else in the body.</summary>
     public static RouteHandlerBuilder RequireOwnSubject<TBody>(this RouteHandlerBuilder builder, string role, Func<TBody, string?> actor) =>
-        builder.AddEndpointFilter(async (context, next) =>
+        builder.AddEndpointFilter((context, next) =>
         {
             var user = context.HttpContext.User;
             if (user.IsInRole(role) && context.Arguments.OfType<TBody>().FirstOrDefault() is { } body && actor(body) != Subject(user))
             {
-                await Problems.WriteAsync(context.HttpContext, 403, "forbidden", "Forbidden", $"A {role} key may act only as its own subject.");
-                return Results.Empty;
+                return RefuseAsync(context.HttpContext, role);
             }
 
-            return await next(context);
+            // No state machine on the way through: this runs on every worker, robot, player and user request.
+            return next(context);
         });
+
+    private static async ValueTask<object?> RefuseAsync(HttpContext http, string role)
+    {
+        await Problems.WriteAsync(http, 403, "forbidden", "Forbidden", $"A {role} key may act only as its own subject.");
+        return Results.Empty;
+    }
 
     public static string? Subject(ClaimsPrincipal user) => user.FindFirst(ApiKeyAuthentication.SubjectClaim)?.Value;
 
