@@ -42,7 +42,7 @@ public sealed class UserSessionGrain(
     // asked for them recently (relays poll at least every LiveFeeds.ResyncPeriod, 10 s): a stream publish activates a
     // pub-sub grain per stream, which would double the activations of 100,000 sessions nobody watches.
     private static readonly TimeSpan WatchedFor = TimeSpan.FromSeconds(30);
-    private readonly EventLog<SessionEvent> _events = new(null, null);
+    private readonly EventLog<SessionEvent> _events = new(null, null, null);
     private IAsyncStream<ChangeEvent<SessionEvent>>? _live;
     private DateTimeOffset _watchedUntil;
     private readonly Dictionary<string, TaskCompletionSource<RequestOutcome>> _waiters = [];
