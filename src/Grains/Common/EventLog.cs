@@ -21,7 +21,8 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
     /// </summary>
     public static readonly TimeSpan WatchedFor = TimeSpan.FromSeconds(30);
 
-    private LinkedList<ChangeEvent<T>>? _events;
+    // In id order; a list grown from one slot (most grains keep only a few events, and a linked list costs 48 B per event).
+    private List<ChangeEvent<T>>? _events;
     private IAsyncStream<ChangeEvent<T>>? _live;
     private long _watchedUntil;
 
@@ -29,26 +30,18 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
     public void Append(long id, string type, T data)
     {
         // Keep id order even if the writers' continuations resume out of order.
-        var events = _events ??= new();
-        var after = events.Last;
-        while (after is not null && after.Value.Id > id)
+        var events = _events ??= new(1);
+        var at = events.Count;
+        while (at > 0 && events[at - 1].Id > id)
         {
-            after = after.Previous;
+            at--;
         }
 
         var change = new ChangeEvent<T>(id, type, data);
-        if (after is null)
+        events.Insert(at, change);
+        if (events.Count > capacity)
         {
-            events.AddFirst(change);
-        }
-        else
-        {
-            events.AddAfter(after, change);
-        }
-
-        while (events.Count > capacity)
-        {
-            events.RemoveFirst();
+            events.RemoveRange(0, events.Count - capacity);
         }
 
         if (grain is not null && streamNamespace is not null && Environment.TickCount64 < _watchedUntil)
@@ -69,7 +62,7 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
             return new EventBatch<T>([]);
         }
 
-        var first = _events?.First?.Value;
+        var first = _events is [var oldest, ..] ? oldest : null;
         // The log holds the gap only when its oldest event is the very next one the client has not seen (or older).
         if (first is null || first.Id > afterId + 1)
         {
