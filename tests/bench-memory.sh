@@ -94,6 +94,30 @@ typediff() {
       printf "    %8.1f B  %5.2f objects  %s\n", bytes / n, cnt / n, $0 }'
 }
 
+# categories BEFORE AFTER COUNT: the growth per activation split into who owns it (by type name; strings and byte
+# arrays cannot be told apart by type, so they are listed on their own).
+categories() {
+  awk -v n="$3" '
+    function cat(t) {
+      if (t ~ /ProcessMemoryGrainStorage|^System\.BinaryData$/) return "store (the in-process copy of the state)"
+      if (t ~ /^Lectures\./) return "ours (grain, state, helpers, events)"
+      if (t ~ /Reminder/) return "reminders (in-memory reminder service)"
+      if (t ~ /Stream/) return "streams"
+      if (t ~ /^System\.(String|Byte\[\])$/) return "strings and byte arrays (keys, ids, serialized state)"
+      if (t ~ /Orleans|ActivationData|OrderedObserver|MemberState|CollectionRegistration|LruItem|DependencyInjection|Message|Lifecycle/) return "Orleans activation (catalog, scheduler, directory, DI scope, state bridge)"
+      return "other runtime objects (locks, tasks, delegates, arrays)"
+    }
+    function parse(line,   f, bytes, cnt, type) {
+      if (line !~ /^ *[0-9,]+ +[0-9,]+  /) return 0
+      split(line, f, " "); bytes = f[1]; cnt = f[2]; gsub(",", "", bytes); gsub(",", "", cnt)
+      type = line; sub(/^ *[0-9,]+ +[0-9,]+  /, "", type); sub(/ +\(Bytes > [0-9]+[KM]?\)/, "", type); sub(/  \[[^]]*\]$/, "", type)
+      P_bytes = bytes * cnt; P_type = type; return 1
+    }
+    FNR == NR { if (parse($0)) c[cat(P_type)] -= P_bytes; next }
+    { if (parse($0)) c[cat(P_type)] += P_bytes }
+    END { for (k in c) if (c[k] / n >= 1 || c[k] / n <= -1) printf "    %8.0f B  %s\n", c[k] / n, k }' "$1" "$2" | sort -k1,1nr
+}
+
 common=(Sessions__BuiltinLatency=00:00:00
   RateLimits__User__TokenLimit=100000000 RateLimits__User__TokensPerPeriod=100000000
   RateLimits__Global__TokenLimit=100000000 RateLimits__Global__TokensPerPeriod=100000000
@@ -124,6 +148,8 @@ for kind in "${KINDS[@]}"; do
   dump1=$(awk '/GC Heap bytes/ {gsub(",", "", $1); print $1}' "$OUT/$kind-after.txt")
   echo "   heap dump  $(( (dump1 - dump0) / N )) B per activation  (objects reachable in the gcdump)"
   [[ -z "$others" ]] || echo "   other grains with more than 10 activations: $others"
+  echo "   growth by owner, per activation (gcdump; arrays are grouped by size, so their totals are approximate):"
+  categories "$OUT/$kind-before.txt" "$OUT/$kind-after.txt" "$N"
   echo "   growth by type, per activation (gcdump):"
   typediff "$OUT/$kind-before.txt" "$OUT/$kind-after.txt" "$N"
   kill "$SILO"; wait "$SILO" 2>/dev/null || true; SILO=""
