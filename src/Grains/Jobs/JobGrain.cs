@@ -23,10 +23,12 @@ public sealed class JobGrain(
     private EventLog<JobView> _events = null!;
     private GroupCommit<JobState> _commit = null!;
     private JobStallCheck _stall = null!;
+    private string? _id;
 
     private JobState S => _commit.State;
     private DateTimeOffset Now => clock.GetUtcNow();
-    private string Id => this.GetPrimaryKeyString();
+    // Read once: every view (and the events that keep them) would otherwise hold its own copy of the key.
+    private string Id => _id ??= this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
