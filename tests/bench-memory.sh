@@ -3,10 +3,11 @@
 # pools and caches warmed; not counted), then resident memory (VmRSS) and live managed heap after a full GC
 # (dotnet-gcdump forces it), then N more activations through the public REST API (wrk, PARALLEL strictly sequential
 # clients, tests/bench/memory-activate.lua), SETTLE seconds of quiet, a check that Orleans counts WARM + N activations
-# of the grain type (/dashboard/DashboardCounters), and the same measures again. Prints bytes per activation and the
-# types that grew most (from the two heap dumps), so the activation's own cost can be told from the store's copy of
-# the state and the reminders. Usage: tests/bench-memory.sh [job|job-completed|lecture|room|session ...]
+# of the grain type (/dashboard/DashboardCounters), and the same measures again. Prints bytes per activation, the
+# growth split by owner and the types that grew most (from the two heap dumps), so the activation's own cost can be
+# told from the store's copy of the state and the reminders. Usage: tests/bench-memory.sh [job|job-completed|lecture|room|session ...]
 # env: N=100000 WARM=2000 PARALLEL=4 TOP=25 SETTLE_SECONDS= SKIP_BUILD=1 OUT=/tmp/bench-memory (dumps and reports are kept there)
+#      HTTP_PORT=8400 SILO_PORT=11400 GATEWAY_PORT=30400
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}; WARM=${WARM:-2000}; PARALLEL=${PARALLEL:-4}; TOP=${TOP:-25}; OUT=${OUT:-/tmp/bench-memory}
