@@ -8,9 +8,11 @@ namespace Lectures.Grains.Common;
 /// durable, and kept in memory so a client that missed some (a reconnect with <c>Last-Event-ID</c>, a lost stream
 /// event) gets them from the grain. It is a hint, not a record: after a reactivation or when a client is further
 /// behind than the buffer reaches, the client gets a snapshot of the current state instead, so a lost event is never a
-/// lost update. Only touched from the grain's own scheduler, so it needs no lock.
+/// lost update. Only touched from the grain's own scheduler, so it needs no lock. The stream and the list are created
+/// on first use: a stream handle costs about 1 KB per activation in Orleans (a stream directory and a concurrent
+/// dictionary in the activation's scope), which an idle grain that nobody watches should not pay.
 /// </summary>
-public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? logger, int capacity = 128)
+public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? logger, int capacity = 128)
 {
     /// <summary>
     /// How long after a relay last asked for events the log keeps publishing. Every published stream costs a pub-sub
@@ -19,37 +21,34 @@ public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? log
     /// </summary>
     public static readonly TimeSpan WatchedFor = TimeSpan.FromSeconds(30);
 
-    private readonly LinkedList<ChangeEvent<T>> _events = new();
+    // In id order; a list grown from one slot (most grains keep only a few events, and a linked list costs 48 B per event).
+    private List<ChangeEvent<T>>? _events;
+    private IAsyncStream<ChangeEvent<T>>? _live;
     private long _watchedUntil;
 
     /// <summary>Records a durable change and publishes it; publishing is a hint and never fails the change.</summary>
     public void Append(long id, string type, T data)
     {
         // Keep id order even if the writers' continuations resume out of order.
-        var after = _events.Last;
-        while (after is not null && after.Value.Id > id)
+        var events = _events ??= new(1);
+        var at = events.Count;
+        while (at > 0 && events[at - 1].Id > id)
         {
-            after = after.Previous;
+            at--;
         }
 
         var change = new ChangeEvent<T>(id, type, data);
-        if (after is null)
+        events.Insert(at, change);
+        if (events.Count > capacity)
         {
-            _events.AddFirst(change);
-        }
-        else
-        {
-            _events.AddAfter(after, change);
+            events.RemoveRange(0, events.Count - capacity);
         }
 
-        while (_events.Count > capacity)
+        if (grain is not null && streamNamespace is not null && Environment.TickCount64 < _watchedUntil)
         {
-            _events.RemoveFirst();
-        }
-
-        if (live is not null && Environment.TickCount64 < _watchedUntil)
-        {
-            _ = PublishAsync(live, change);
+            _live ??= grain.GetStreamProvider(LiveStreams.Provider)
+                .GetStream<ChangeEvent<T>>(StreamId.Create(streamNamespace, grain.GetGrainId().Key.ToString()!));
+            _ = PublishAsync(_live, change);
         }
     }
 
@@ -63,14 +62,14 @@ public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? log
             return new EventBatch<T>([]);
         }
 
-        var first = _events.First?.Value;
+        var first = _events is [var oldest, ..] ? oldest : null;
         // The log holds the gap only when its oldest event is the very next one the client has not seen (or older).
         if (first is null || first.Id > afterId + 1)
         {
             return new EventBatch<T>([current]);
         }
 
-        return new EventBatch<T>(_events.Where(e => e.Id > afterId).ToList());
+        return new EventBatch<T>(_events!.Where(e => e.Id > afterId).ToList());
     }
 
     private async Task PublishAsync(IAsyncStream<ChangeEvent<T>> stream, ChangeEvent<T> change)
@@ -90,7 +89,5 @@ public sealed class EventLog<T>(IAsyncStream<ChangeEvent<T>>? live, ILogger? log
 public static class EventLogExtensions
 {
     /// <summary>An event log that publishes to this grain's live stream in <paramref name="streamNamespace"/>.</summary>
-    public static EventLog<T> CreateEventLog<T>(this Grain grain, string streamNamespace, ILogger logger) =>
-        new(grain.GetStreamProvider(LiveStreams.Provider)
-            .GetStream<ChangeEvent<T>>(StreamId.Create(streamNamespace, grain.GetGrainId().Key.ToString()!)), logger);
+    public static EventLog<T> CreateEventLog<T>(this Grain grain, string streamNamespace, ILogger logger) => new(grain, streamNamespace, logger);
 }

@@ -13,23 +13,41 @@ public sealed class ReminderSync(Grain grain, string name, TimeSpan period, Func
     private bool? _registered;
 
     /// <summary>Completes when the reminder matches the condition; throws when the store refused a change.</summary>
-    public Task SyncAsync() => _running is { IsCompleted: false } running ? running : _running = RunAsync();
+    public Task SyncAsync()
+    {
+        if (_running is { } running)
+        {
+            return running;
+        }
+
+        var sync = RunAsync();
+        // Held only while it runs: an idle activation keeps no finished task (and its state machine) alive.
+        _running = sync.IsCompleted ? null : sync;
+        return sync;
+    }
 
     private async Task RunAsync()
     {
-        while (wanted() is var want && want != _registered)
+        try
         {
-            _registered = null;
-            if (want)
+            while (wanted() is var want && want != _registered)
             {
-                await grain.RegisterOrUpdateReminder(name, period, period);
-            }
-            else if (await grain.GetReminder(name) is { } reminder)
-            {
-                await grain.UnregisterReminder(reminder);
-            }
+                _registered = null;
+                if (want)
+                {
+                    await grain.RegisterOrUpdateReminder(name, period, period);
+                }
+                else if (await grain.GetReminder(name) is { } reminder)
+                {
+                    await grain.UnregisterReminder(reminder);
+                }
 
-            _registered = want;
+                _registered = want;
+            }
+        }
+        finally
+        {
+            _running = null;
         }
     }
 }

@@ -23,18 +23,18 @@ public sealed class JobGrain(
     private EventLog<JobView> _events = null!;
     private GroupCommit<JobState> _commit = null!;
     private JobStallCheck _stall = null!;
-    private Func<JobState, JobState, bool> _needsWrite = null!;
+    private string? _id;
 
     private JobState S => _commit.State;
     private DateTimeOffset Now => clock.GetUtcNow();
-    private string Id => this.GetPrimaryKeyString();
+    // Read once: every view (and the events that keep them) would otherwise hold its own copy of the key.
+    private string Id => _id ??= this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _commit = new GroupCommit<JobState>(state, this, logger);
         _events = this.CreateEventLog<JobView>(LiveStreams.Jobs, logger);
         _stall = new JobStallCheck(this, _commit, options.Value, Now, logger);
-        _needsWrite = _stall.NeedsWrite;
         if (S.Status == JobStatus.Processing)
         {
             // A previous activation may have lost its reminder: every activation of a processing job makes sure it exists.
@@ -128,7 +128,7 @@ public sealed class JobGrain(
         }
     }
 
-    private ValueTask<Decision<JobState>> DecideAsync(Func<JobState, JobState> rule) => _commit.DecideAsync(rule, _needsWrite);
+    private ValueTask<Decision<JobState>> DecideAsync(Func<JobState, JobState> rule) => _commit.DecideAsync(rule, _stall.NeedsWrite);
 
     /// <summary>The job as of the decision, once written; publishes a change and removes a finished job's reminder.</summary>
     private async Task<JobView> AnswerAsync(Decision<JobState> decision, string eventType)

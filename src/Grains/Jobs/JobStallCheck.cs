@@ -14,7 +14,10 @@ public sealed class JobStallCheck
 {
     public const string ReminderName = "stall";
 
-    private readonly ReminderSync _reminder;
+    private readonly Grain _grain;
+    private readonly GroupCommit<JobState> _commit;
+    // Created on first use: most activations of a job (queued, or finished before this activation) never touch it.
+    private ReminderSync? _reminder;
     private readonly JobOptions _options;
     private readonly DateTimeOffset _activatedAt;
     private readonly ILogger _logger;
@@ -25,14 +28,18 @@ public sealed class JobStallCheck
 
     public JobStallCheck(Grain grain, GroupCommit<JobState> commit, JobOptions options, DateTimeOffset activatedAt, ILogger logger)
     {
-        // A finish whose write then fails leaves a stored processing job that still needs its reminder.
-        _reminder = new ReminderSync(grain, ReminderName, options.LazyHeartbeatWindow,
-            () => _claiming > 0 || commit.State.Status == JobStatus.Processing || commit.Durable.Status == JobStatus.Processing);
+        _grain = grain;
+        _commit = commit;
         _options = options;
         _activatedAt = activatedAt;
         _logger = logger;
         _storedSignOfLife = commit.Durable.LastHeartbeat;
     }
+
+    private ReminderSync Reminder => _reminder ??= new ReminderSync(_grain, ReminderName, _options.LazyHeartbeatWindow, Wanted);
+
+    // A finish whose write then fails leaves a stored processing job that still needs its reminder.
+    private bool Wanted() => _claiming > 0 || _commit.State.Status == JobStatus.Processing || _commit.Durable.Status == JobStatus.Processing;
 
     /// <summary>When the job may be failed as stalled (see <see cref="JobRules.StallDeadline"/>).</summary>
     public DateTimeOffset Deadline(JobState s) =>
@@ -64,7 +71,7 @@ public sealed class JobStallCheck
     {
         try
         {
-            await _reminder.SyncAsync();
+            await Reminder.SyncAsync();
         }
         catch (Exception ex)
         {
@@ -78,7 +85,7 @@ public sealed class JobStallCheck
     {
         try
         {
-            await _reminder.SyncAsync();
+            await Reminder.SyncAsync();
         }
         catch (Exception ex)
         {

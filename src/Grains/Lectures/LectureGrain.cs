@@ -27,8 +27,10 @@ public sealed class LectureGrain(
     // A write failed: the in-memory record may hold a change that is not stored, so nothing is answered from it.
     private bool _broken;
     private LectureRunRecord S => state.State;
-    private string LectureId => LectureKeys.Parse(this.GetPrimaryKeyString()).LectureId;
-    private string RobotId => LectureKeys.Parse(this.GetPrimaryKeyString()).RobotId;
+    // Parsed once: every view and summary would otherwise hold its own copies of both ids.
+    private (string LectureId, string RobotId)? _key;
+    private string LectureId => (_key ??= LectureKeys.Parse(this.GetPrimaryKeyString())).LectureId;
+    private string RobotId => (_key ??= LectureKeys.Parse(this.GetPrimaryKeyString())).RobotId;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {

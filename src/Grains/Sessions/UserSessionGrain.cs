@@ -42,10 +42,11 @@ public sealed class UserSessionGrain(
     // asked for them recently (relays poll at least every LiveFeeds.ResyncPeriod, 10 s): a stream publish activates a
     // pub-sub grain per stream, which would double the activations of 100,000 sessions nobody watches.
     private static readonly TimeSpan WatchedFor = TimeSpan.FromSeconds(30);
-    private readonly EventLog<SessionEvent> _events = new(null, null);
+    private readonly EventLog<SessionEvent> _events = new(null, null, null);
     private IAsyncStream<ChangeEvent<SessionEvent>>? _live;
     private DateTimeOffset _watchedUntil;
-    private readonly Dictionary<string, TaskCompletionSource<RequestOutcome>> _waiters = [];
+    // Wait-mode callers; created by the first one (an idle session holds none).
+    private Dictionary<string, TaskCompletionSource<RequestOutcome>>? _waiters;
     private GroupCommit<UserSessionState> _commit = null!;
     private (string RequestId, CancellationTokenSource Cancel)? _running;
     private bool _recoveryRegistered;
@@ -146,6 +147,7 @@ public sealed class UserSessionGrain(
             return known;
         }
 
+        _waiters ??= [];
         if (!_waiters.TryGetValue(requestId, out var waiter))
         {
             _waiters[requestId] = waiter = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -431,7 +433,7 @@ public sealed class UserSessionGrain(
     /// <summary>Wakes a wait-mode caller with the (durable) outcome of its request.</summary>
     private void Complete(string? requestId)
     {
-        if (requestId is not null && _waiters.Remove(requestId, out var waiter))
+        if (requestId is not null && _waiters is not null && _waiters.Remove(requestId, out var waiter))
         {
             waiter.TrySetResult(SessionRules.Outcome(S, requestId) ?? new RequestOutcome(requestId, RequestStatus.Cancelled, null));
         }
