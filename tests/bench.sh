@@ -16,7 +16,7 @@ WARMUP=${WARMUP:-5s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 BIN=bin/Release/net10.0
-LOGS=${LOGS:-$(mktemp -d /tmp/bench.XXXXXX)}
+LOGS=${LOGS:-$(mktemp -d /tmp/bench.XXXXXX)}; mkdir -p "$LOGS"
 REDIS_PORT=${REDIS_PORT:-6391}
 TARGETS=(baseline-memory product-embedded baseline-redis product-redis)
 declare -A PORT=([baseline-memory]=8191 [product-embedded]=8193 [baseline-redis]=8192 [product-redis]=8194)

@@ -78,8 +78,10 @@ public static class Access
 
     public static string? Subject(ClaimsPrincipal user) => user.FindFirst(ApiKeyAuthentication.SubjectClaim)?.Value;
 
+    // The policies name no scheme: the API-key scheme is the default, so the authentication middleware's principal is
+    // used as is (naming it here authenticated every request a second time and merged the principals anew).
     private static AuthorizationPolicy Allow(params (string Role, string? OwnRouteValue)[] grants) =>
-        new AuthorizationPolicyBuilder(ApiKeyAuthentication.SchemeName).RequireAuthenticatedUser()
+        new AuthorizationPolicyBuilder().RequireAuthenticatedUser()
             .AddRequirements(new AccessRequirement([(Roles.Admin, null), .. grants])).Build();
 
     private sealed record AccessRequirement(IReadOnlyList<(string Role, string? OwnRouteValue)> Grants) : IAuthorizationRequirement;
