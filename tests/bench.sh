@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks the product against its two baselines in one run, on loopback only, with wrk (a C load generator that
+# Benchmarks the product against its baselines in one run, on loopback only, with wrk (a C load generator that
 # leaves the servers their CPU). Starts a real redis-server, the baselines of tests/Baselines (memory: the HTTP floor;
-# redis: one atomic Lua script per update) and the product in embedded and Redis modes. For every round, scenario and
+# orleans: the same rules in one in-memory grain per job, the floor of a grain call; redis: one atomic Lua script per
+# update) and the product in embedded and Redis modes. For every round, scenario and
 # target in alternation: fresh started jobs (tests/bench/jobs-setup.lua), then progress reports for DURATION
 # (tests/bench/jobs-progress.lua). A run with any non-2xx answer or socket error is a failed run. Prints every run,
 # the medians and the ratios product/baseline; exits 1 when a run failed (never on a throughput figure).
@@ -18,9 +19,9 @@ THREADS=${THREADS:-2}
 BIN=bin/Release/net10.0
 LOGS=${LOGS:-$(mktemp -d /tmp/bench.XXXXXX)}; mkdir -p "$LOGS"
 REDIS_PORT=${REDIS_PORT:-6391}
-TARGETS=(baseline-memory product-embedded baseline-redis product-redis)
-declare -A PORT=([baseline-memory]=8191 [product-embedded]=8193 [baseline-redis]=8192 [product-redis]=8194)
-declare -A SHORT=([baseline-memory]=bm [product-embedded]=pe [baseline-redis]=br [product-redis]=pr)
+TARGETS=(baseline-memory baseline-orleans product-embedded baseline-redis product-redis)
+declare -A PORT=([baseline-memory]=8191 [baseline-orleans]=8195 [product-embedded]=8193 [baseline-redis]=8192 [product-redis]=8194)
+declare -A SHORT=([baseline-memory]=bm [baseline-orleans]=bo [product-embedded]=pe [baseline-redis]=br [product-redis]=pr)
 SCENARIOS=("1000" "1")   # progress reports spread over 1,000 jobs; all on one hot job
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -35,6 +36,8 @@ declare -A PID
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$LOGS/redis.log" 2>&1 & PIDS+=($!); PID[redis]=$!
 dotnet tests/Baselines/$BIN/Baselines.dll --mode memory --urls "http://127.0.0.1:${PORT[baseline-memory]}" >"$LOGS/baseline-memory.log" 2>&1 &
 PIDS+=($!); PID[baseline-memory]=$!
+dotnet tests/Baselines/$BIN/Baselines.dll --mode orleans --silo-port 11193 --gateway-port 30093 \
+  --urls "http://127.0.0.1:${PORT[baseline-orleans]}" >"$LOGS/baseline-orleans.log" 2>&1 & PIDS+=($!); PID[baseline-orleans]=$!
 dotnet tests/Baselines/$BIN/Baselines.dll --mode redis --redis "127.0.0.1:$REDIS_PORT" \
   --urls "http://127.0.0.1:${PORT[baseline-redis]}" >"$LOGS/baseline-redis.log" 2>&1 & PIDS+=($!); PID[baseline-redis]=$!
 Orleans__SiloPort=11191 Orleans__GatewayPort=30091 \
@@ -110,9 +113,9 @@ awk '
   $6 != "0" { failed[$1 " " $2]++; anyfailed = 1; next }
   { rps[$1 " " $2] = rps[$1 " " $2] " " $4; p99[$1 " " $2] = p99[$1 " " $2] " " $5; cpu[$1 " " $2] = cpu[$1 " " $2] " " $7; rcpu[$1 " " $2] = rcpu[$1 " " $2] " " $8 }
   END {
-    split("baseline-memory product-embedded baseline-redis product-redis", t, " ")
+    split("baseline-memory baseline-orleans product-embedded baseline-redis product-redis", t, " ")
     printf "%-18s %-54s %-54s\n", "target", "1,000 jobs", "1 hot job"
-    for (i = 1; i <= 4; i++) {
+    for (i = 1; i <= 5; i++) {
       line = sprintf("%-18s", t[i])
       for (s = 1; s <= 2; s++) {
         k = t[i] " " (s == 1 ? 1000 : 1); R[k] = median(rps[k]); P[k] = median(p99[k])
@@ -128,6 +131,9 @@ awk '
         R["baseline-redis " j] ? R["product-redis " j] / R["baseline-redis " j] : 0, P["baseline-redis " j] ? P["product-redis " j] / P["baseline-redis " j] : 0
       printf "%s  embedded:   product-embedded / baseline-memory %.2fx (target >= 0.8x), p99 %.2fx\n", name,
         R["baseline-memory " j] ? R["product-embedded " j] / R["baseline-memory " j] : 0, P["baseline-memory " j] ? P["product-embedded " j] / P["baseline-memory " j] : 0
+      printf "%s  grain floor: baseline-orleans / baseline-memory %.2fx, p99 %.2fx; product-embedded / baseline-orleans %.2fx\n", name,
+        R["baseline-memory " j] ? R["baseline-orleans " j] / R["baseline-memory " j] : 0, P["baseline-memory " j] ? P["baseline-orleans " j] / P["baseline-memory " j] : 0,
+        R["baseline-orleans " j] ? R["product-embedded " j] / R["baseline-orleans " j] : 0
     }
     if (anyfailed) { print "\nFAILED runs (not in the medians), marked *: see the logs"; exit 1 }
   }' "$RESULTS"

@@ -2,9 +2,11 @@ using StackExchange.Redis;
 
 namespace Baselines;
 
+[GenerateSerializer, Immutable]
 public sealed record Job(string JobId, string Kind, string Status, double Progress, string? WorkerId);
 
 /// <summary>An outcome: the job, or an HTTP status with a problem code (the same codes as the product).</summary>
+[GenerateSerializer, Immutable]
 public sealed record Outcome(Job? Job, int Status = 200, string? Code = null, bool? Applied = null)
 {
     public IResult ToResult(int success = 200) => Job is null || Status >= 400

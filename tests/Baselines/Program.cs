@@ -4,6 +4,8 @@ using Baselines;
 //   --mode memory  the HTTP floor: a bare minimal API over an in-process dictionary with a lock
 //   --mode redis   the safe design a team would pick without Orleans: a stateless API doing one atomic Lua script
 //                  per update against Redis (--redis 127.0.0.1:6379)
+//   --mode orleans the floor of a grain per job: the memory baseline's rules in one in-memory grain per job, behind a
+//                  default localhost silo (--silo-port 11311 --gateway-port 30311); no storage, streams or dashboard
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 if (string.IsNullOrEmpty(builder.Configuration["urls"]))
@@ -11,14 +13,23 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]))
     builder.WebHost.UseUrls("http://127.0.0.1:8090");
 }
 
-IJobStore store = builder.Configuration["mode"] switch
+var mode = builder.Configuration["mode"] ?? "memory";
+if (mode == "orleans")
 {
-    "redis" => await RedisJobStore.ConnectAsync(builder.Configuration["redis"] ?? "127.0.0.1:6379"),
-    "memory" or null => new MemoryJobStore(),
-    var other => throw new ArgumentException($"unknown --mode {other}: memory or redis"),
+    builder.UseOrleans(silo => silo.UseLocalhostClustering(
+        builder.Configuration.GetValue("silo-port", 11311), builder.Configuration.GetValue("gateway-port", 30311)));
+}
+
+Func<IServiceProvider, Task<IJobStore>> connect = mode switch
+{
+    "redis" => async _ => await RedisJobStore.ConnectAsync(builder.Configuration["redis"] ?? "127.0.0.1:6379"),
+    "memory" => _ => Task.FromResult<IJobStore>(new MemoryJobStore()),
+    "orleans" => services => Task.FromResult<IJobStore>(new GrainJobStore(services.GetRequiredService<IGrainFactory>())),
+    var other => throw new ArgumentException($"unknown --mode {other}: memory, redis or orleans"),
 };
 
 var app = builder.Build();
+var store = await connect(app.Services);
 var jobs = app.MapGroup("/api/jobs");
 jobs.MapPost("/", async (CreateJob body) => (await store.CreateAsync(body.JobId ?? Guid.NewGuid().ToString("N"), body.Kind ?? "")).ToResult());
 jobs.MapGet("/{jobId}", async (string jobId) => (await store.GetAsync(jobId)).ToResult());

@@ -12,7 +12,13 @@ namespace Lectures.Grains.Common;
 /// on first use: a stream handle costs about 1 KB per activation in Orleans (a stream directory and a concurrent
 /// dictionary in the activation's scope), which an idle grain that nobody watches should not pay.
 /// </summary>
-public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? logger, int capacity = 128)
+/// <remarks>
+/// With <c>keepUnwatched</c> false the log keeps nothing while no relay watches (see <see cref="WatchedFor"/>): for
+/// grains whose snapshot is their whole state (a job), where a replayed event tells a client nothing the snapshot does
+/// not. Kept, every report's event outlived the young generation under load (gen1 collections), and an idle job kept
+/// its creation event (about 240 B of managed memory per activation, docs/benchmarks.md).
+/// </remarks>
+public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? logger, int capacity = 128, bool keepUnwatched = true)
 {
     /// <summary>
     /// How long after a relay last asked for events the log keeps publishing. Every published stream costs a pub-sub
@@ -29,6 +35,14 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
     /// <summary>Records a durable change and publishes it; publishing is a hint and never fails the change.</summary>
     public void Append(long id, string type, T data)
     {
+        var watched = Environment.TickCount64 < _watchedUntil;
+        if (!watched && !keepUnwatched)
+        {
+            // The log now misses this change, so it holds no gap for anyone: a client that comes back gets a snapshot.
+            _events = null;
+            return;
+        }
+
         // Keep id order even if the writers' continuations resume out of order.
         var events = _events ??= new(1);
         var at = events.Count;
@@ -44,7 +58,7 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
             events.RemoveRange(0, events.Count - capacity);
         }
 
-        if (grain is not null && streamNamespace is not null && Environment.TickCount64 < _watchedUntil)
+        if (grain is not null && streamNamespace is not null && watched)
         {
             _live ??= grain.GetStreamProvider(LiveStreams.Provider)
                 .GetStream<ChangeEvent<T>>(StreamId.Create(streamNamespace, grain.GetGrainId().Key.ToString()!));
@@ -89,5 +103,6 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
 public static class EventLogExtensions
 {
     /// <summary>An event log that publishes to this grain's live stream in <paramref name="streamNamespace"/>.</summary>
-    public static EventLog<T> CreateEventLog<T>(this Grain grain, string streamNamespace, ILogger logger) => new(grain, streamNamespace, logger);
+    public static EventLog<T> CreateEventLog<T>(this Grain grain, string streamNamespace, ILogger logger, bool keepUnwatched = true) =>
+        new(grain, streamNamespace, logger, keepUnwatched: keepUnwatched);
 }

@@ -33,7 +33,8 @@ public sealed class JobGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _commit = new GroupCommit<JobState>(state, this, logger);
-        _events = this.CreateEventLog<JobView>(LiveStreams.Jobs, logger);
+        // A job's snapshot is the whole job: nothing is replayed to a client that was not watching.
+        _events = this.CreateEventLog<JobView>(LiveStreams.Jobs, logger, keepUnwatched: false);
         _stall = new JobStallCheck(this, _commit, options.Value, Now, logger);
         if (S.Status == JobStatus.Processing)
         {

@@ -204,6 +204,8 @@ public sealed class JobGrainTests(ClusterFixture fixture)
     {
         var job = await StartedJob();
         var seen = (await job.GetAsync()).Version;
+        // A relay asks at connect: from then on the job keeps its changes for a client that reconnects.
+        Assert.Empty((await job.GetEventsAsync(seen)).Events);
         for (var p = 10; p <= 50; p += 10)
         {
             await job.ReportProgressAsync("w1", p, null);
@@ -214,6 +216,26 @@ public sealed class JobGrainTests(ClusterFixture fixture)
         Assert.Equal(Enumerable.Range((int)seen + 1, 5).Select(i => (long)i), batch.Events.Select(e => e.Id));
         Assert.Equal([10.0, 20, 30, 40, 50], batch.Events.Select(e => e.Data.Progress));
         Assert.All(batch.Events, e => Assert.Equal("progress", e.Type));
+    }
+
+    [Fact]
+    public async Task A_client_that_was_not_watching_gets_the_current_job_instead_of_a_replay()
+    {
+        var job = await StartedJob();
+        var seen = (await job.GetAsync()).Version;
+        for (var p = 10; p <= 50; p += 10)
+        {
+            await job.ReportProgressAsync("w1", p, null);
+        }
+
+        var batch = await job.GetEventsAsync(seen);
+
+        // Nobody watched, so nothing was kept: one event with the whole job as it is now, so no change is lost.
+        var snapshot = Assert.Single(batch.Events);
+        Assert.Equal(seen + 5, snapshot.Id);
+        Assert.Equal("status", snapshot.Type);
+        Assert.Equal(50, snapshot.Data.Progress);
+        Assert.Equal(JobStatus.Processing, snapshot.Data.Status);
     }
 
     [Fact]
