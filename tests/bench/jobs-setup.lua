@@ -7,6 +7,9 @@ local prefix = os.getenv("PREFIX") or "j"
 local step = 0
 local headers = { ["Content-Type"] = "application/json" }
 local start = '{"workerId":"w"}'
+-- INPUT_BYTES: each job gets an input of about that many characters, which every answer carries back (default none).
+local input_bytes = tonumber(os.getenv("INPUT_BYTES") or "0")
+local input = input_bytes > 0 and (',"input":{"slides":"' .. string.rep("s", input_bytes) .. '"}') or ""
 
 request = function()
   if step >= 2 * jobs then
@@ -14,7 +17,7 @@ request = function()
   end
   local id = prefix .. (math.floor(step / 2) + 1)
   if step % 2 == 0 then
-    return wrk.format("POST", "/api/jobs", headers, '{"kind":"bench","jobId":"' .. id .. '"}')
+    return wrk.format("POST", "/api/jobs", headers, '{"kind":"bench","jobId":"' .. id .. '"' .. input .. '}')
   end
   return wrk.format("POST", "/api/jobs/" .. id .. "/start", headers, start)
 end

@@ -148,5 +148,6 @@ public sealed record JobResponse(
         Parse(job.InputJson), Parse(job.ResultJson), job.Error,
         job.CreatedAt, job.StartedAt, job.LastHeartbeat, job.CompletedAt);
 
-    private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+    // One parse into an element of its own: not a pooled document that is then cloned and never returned to the pool.
+    private static JsonElement? Parse(string? json) => json is null ? null : JsonElement.Parse(json);
 }
