@@ -35,8 +35,13 @@ public sealed class GatedGrainStorage(IGrainStorageSerializer serializer, IActiv
         gate?.MarkStored(recorded);
     }
 
-    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        _store.ClearStateAsync(stateName, grainId, grainState);
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var gate = WriteGate.Find(grainId);
+        var recorded = gate is null ? -1 : await gate.EnterAsync(stateName, WriteGate.Cleared, clear: true);
+        await _store.ClearStateAsync(stateName, grainId, grainState);
+        gate?.MarkStored(recorded);
+    }
 }
 
 /// <summary>The failure a test injects into a write.</summary>
@@ -51,7 +56,11 @@ public sealed class WriteGate
 {
     private static readonly ConcurrentDictionary<GrainId, WriteGate> Gates = new();
 
+    /// <summary>The payload recorded for a clear (a deletion of the state).</summary>
+    public const string Cleared = "<cleared>";
+
     private readonly ConcurrentQueue<(string? StateName, HeldWrite? Step)> _steps = new();
+    private readonly ConcurrentQueue<HeldWrite> _clears = new();
     private readonly List<Write> _writes = [];
 
     /// <summary>The gate of <paramref name="grain"/>; from now on its writes are recorded.</summary>
@@ -96,13 +105,31 @@ public sealed class WriteGate
         _steps.Enqueue((stateName, failing));
     }
 
-    /// <summary>Records the write and applies the next step; returns the write's index in <see cref="Writes"/>.</summary>
-    internal async Task<int> EnterAsync(string stateName, string json)
+    /// <summary>The grain's next clear (a deletion, recorded in <see cref="Writes"/> as <see cref="Cleared"/>) waits until the test releases or fails it.</summary>
+    public HeldWrite HoldNextClear()
+    {
+        var held = new HeldWrite();
+        _clears.Enqueue(held);
+        return held;
+    }
+
+    /// <summary>Records the write (or clear) and applies the next step; returns the write's index in <see cref="Writes"/>.</summary>
+    internal async Task<int> EnterAsync(string stateName, string json, bool clear = false)
     {
         var index = Record(stateName, json);
+        HeldWrite? step = null;
+        if (clear)
+        {
+            _clears.TryDequeue(out step);
+        }
         // A grain's writes are not concurrent (one in flight at a time), so peek-then-take does not race.
-        if (_steps.TryPeek(out var next) && (next.StateName is null || next.StateName == stateName)
-            && _steps.TryDequeue(out var taken) && taken.Step is { } step)
+        else if (_steps.TryPeek(out var next) && (next.StateName is null || next.StateName == stateName)
+            && _steps.TryDequeue(out var taken))
+        {
+            step = taken.Step;
+        }
+
+        if (step is not null)
         {
             step.Arrive(json);
             try

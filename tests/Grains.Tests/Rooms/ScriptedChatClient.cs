@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Lectures.Grains.Ai;
 using Microsoft.Extensions.AI;
 
@@ -13,13 +14,41 @@ public sealed class ScriptedChatClient : IChatClient
     public static readonly TimeSpan Latency = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan SlowLatency = TimeSpan.FromSeconds(2.5);
 
+    // Calls in progress and the most seen at once, per persona (the system prompt's first line), across both silos.
+    private static readonly ConcurrentDictionary<string, int[]> Calls = new();
+
     private readonly BuiltinChatClient _normal = new(Latency, TimeProvider.System);
     private readonly BuiltinChatClient _slow = new(SlowLatency, TimeProvider.System);
+
+    /// <summary>The most calls that were ever in progress at once for <paramref name="persona"/>.</summary>
+    public static int MaxConcurrentCalls(string persona) => Calls.TryGetValue(persona, out var c) ? Volatile.Read(ref c[1]) : 0;
+
+    /// <summary>How many calls were made for <paramref name="persona"/>.</summary>
+    public static int TotalCalls(string persona) => Calls.TryGetValue(persona, out var c) ? Volatile.Read(ref c[2]) : 0;
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = messages.ToList();
         var system = list.FirstOrDefault(m => m.Role == ChatRole.System)?.Text ?? "";
+        var counts = Calls.GetOrAdd(system.Split('\n')[0], _ => new int[3]);
+        var now = Interlocked.Increment(ref counts[0]);
+        Interlocked.Increment(ref counts[2]);
+        for (var max = Volatile.Read(ref counts[1]); now > max && Interlocked.CompareExchange(ref counts[1], now, max) != max; max = Volatile.Read(ref counts[1]))
+        {
+        }
+
+        try
+        {
+            return await RespondAsync(list, system, options, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref counts[0]);
+        }
+    }
+
+    private async Task<ChatResponse> RespondAsync(List<ChatMessage> list, string system, ChatOptions? options, CancellationToken cancellationToken)
+    {
         if (system.Contains("[throws]", StringComparison.Ordinal))
         {
             await Task.Delay(100, cancellationToken);
