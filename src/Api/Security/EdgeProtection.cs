@@ -34,12 +34,16 @@ public static class EdgeProtection
 {
     public const string EventStreams = "event-streams";
 
+    /// <summary>The request timeout of the message route: a wait-mode send is given Sessions' wait budget.</summary>
+    public const string SessionMessages = "session-messages";
+
     public static WebApplicationBuilder AddEdgeProtection(this WebApplicationBuilder builder)
     {
         var edge = StartupOptions.Read<EdgeOptions>(builder.Configuration, EdgeOptions.Section);
-        // A wait-mode message may take Sessions:ResponseTimeout: its request is never cut before that, plus a margin.
+        // A wait-mode message, also one that waits in the queue, is answered with its outcome, never cut by the edge:
+        // its route is given (MaxQueue + 1) x ResponseTimeout + 15 s (Sessions' wait budget, validated at start).
         var sessions = StartupOptions.Read<Grains.Sessions.SessionOptions>(builder.Configuration, Grains.Sessions.SessionOptions.Section);
-        var requestTimeout = TimeSpan.FromTicks(Math.Max(edge.RequestTimeout.Ticks, (sessions.ResponseTimeout + TimeSpan.FromSeconds(15)).Ticks));
+        var waitBudget = TimeSpan.FromTicks(Math.Max(edge.RequestTimeout.Ticks, sessions.WaitBudget.Ticks));
         var anonymous = StartupOptions.Read<AuthOptions>(builder.Configuration, AuthOptions.Section).Keys.Count == 0;
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -69,10 +73,10 @@ public static class EdgeProtection
                 ? RateLimitPartition.GetNoLimiter("anonymous")
                 : RateLimitPartition.GetConcurrencyLimiter(Partition(http), _ => new ConcurrencyLimiterOptions { PermitLimit = edge.EventStreamsPerKey, QueueLimit = 0 }));
         });
-        builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new RequestTimeoutPolicy
+        builder.Services.AddRequestTimeouts(o =>
         {
-            Timeout = requestTimeout,
-            WriteTimeoutResponse = http => Problems.WriteAsync(http, 503, "unavailable", "Service unavailable", "The request took too long. Retry later.").AsTask(),
+            o.DefaultPolicy = TimeoutPolicy(edge.RequestTimeout);
+            o.AddPolicy(SessionMessages, TimeoutPolicy(waitBudget));
         });
         return builder;
     }
@@ -80,6 +84,12 @@ public static class EdgeProtection
     /// <summary>A Server-Sent Events route: no request timeout, a cap on open streams per key.</summary>
     public static IEndpointConventionBuilder AsEventStream(this RouteHandlerBuilder builder) =>
         builder.RequireRateLimiting(EventStreams).DisableRequestTimeout();
+
+    private static RequestTimeoutPolicy TimeoutPolicy(TimeSpan timeout) => new()
+    {
+        Timeout = timeout,
+        WriteTimeoutResponse = http => Problems.WriteAsync(http, 503, "unavailable", "Service unavailable", "The request took too long. Retry later.").AsTask(),
+    };
 
     private static string Partition(HttpContext http) =>
         ApiKeyAuthentication.PartitionKey(http) is { } key ? "key:" + key : "ip:" + http.Connection.RemoteIpAddress;

@@ -22,7 +22,8 @@ public static class SessionApi
         users.MapPost("/messages", Send).Describe("sendUserMessage",
             "Send a message; wait=true (default) answers with the reply, wait=false 202 with the request id and queue position",
             ["409 session.busy", "429 session.queue_full", "429 rate_limited.user", "429 rate_limited.global", "504 session.timeout",
-                "502 session.responder_failed", "409 session.cancelled", .. OpenApiConventions.Body]);
+                "502 session.responder_failed", "409 session.cancelled", .. OpenApiConventions.Body])
+            .WithRequestTimeout(EdgeProtection.SessionMessages);
         users.MapPost("/cancel", Cancel).Describe("cancelUserRequest", "Stop the request in flight; the next queued one starts");
         users.MapPost("/clear", Clear).Describe("clearUserSession", "In one step: cancel the request in flight, drop the queue, empty the history");
         users.MapGet("/session", Get).Describe("getUserSession", "The session: status, request in flight, queue length, history", "404 session.not_found");
@@ -97,11 +98,8 @@ public static class SessionApi
 
     private static ProblemHttpResult TooMany(HttpContext http, string code, string detail, TimeSpan retryAfter)
     {
-        if (code != SessionErrors.QueueFull)
-        {
-            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
-        }
-
+        // Every 429 says when to retry: a full queue frees a place once the request in flight ends (ResponseTimeout at most).
+        http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Problem(429, code, "Too many requests", detail);
     }
 

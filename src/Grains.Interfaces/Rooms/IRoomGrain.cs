@@ -7,7 +7,7 @@ namespace Lectures.Grains.Rooms;
 /// One chat room (key: room code): players, AI agents, the messages (room-wide seq) and which agent is responding to
 /// which message. Every triggered (agent, seq) pair ends in exactly one agent message.
 /// </summary>
-public interface IRoomGrain : IGrainWithStringKey
+public interface IRoomGrain : IGrainWithStringKey, IGenerationOwner
 {
     /// <summary>Creates the room or replaces its agents (an agent kept by id keeps its status).</summary>
     Task<RoomView> PutAsync(IReadOnlyList<AgentDefinition> agents, string replyPolicy, IfMatch? ifMatch = null);
@@ -39,28 +39,6 @@ public interface IRoomGrain : IGrainWithStringKey
     /// <summary>The durable events after <paramref name="afterId"/> (or a snapshot); live events come from the room's stream (<see cref="LiveStreams.Rooms"/>).</summary>
     [AlwaysInterleave]
     Task<EventBatch<RoomChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default);
-}
-
-/// <summary>
-/// Generates one agent's replies in one room (key: <c>{roomCode}/{agentId}</c>), outside the room's turns, and
-/// reports each result back through <see cref="IRoomGrain.CompleteReplyAsync"/>.
-/// </summary>
-public interface IAgentWorkerGrain : IGrainWithStringKey
-{
-    /// <summary>One-way: the room never waits for a generation (seconds long) inside its own turn.</summary>
-    [OneWay]
-    Task GenerateAsync(ReplyRequest request);
-}
-
-public static class RoomKeys
-{
-    public static string Worker(string roomCode, string agentId) => $"{roomCode}/{agentId}";
-
-    public static (string RoomCode, string AgentId) ParseWorker(string key)
-    {
-        var slash = key.IndexOf('/');
-        return (key[..slash], key[(slash + 1)..]);
-    }
 }
 
 public enum AgentStatus { Idle, Responding }
@@ -105,14 +83,6 @@ public sealed record PostResult(
 
 [GenerateSerializer, Immutable, Alias("rooms.message-page")]
 public sealed record MessagePage([property: Id(0)] IReadOnlyList<MessageView> Messages, [property: Id(1)] long TrimmedBefore);
-
-/// <summary>What a worker needs to generate one reply: the pair, the agent's persona and the room's recent messages.</summary>
-[GenerateSerializer, Immutable, Alias("rooms.reply-request")]
-public sealed record ReplyRequest(
-    [property: Id(0)] string RoomCode,
-    [property: Id(1)] AgentDefinition Agent,
-    [property: Id(2)] long Seq,
-    [property: Id(3)] IReadOnlyList<MessageView> Context);
 
 /// <summary>
 /// A live event of a room: <c>message</c> (a stored message), <c>agent</c> (an agent's status changed),

@@ -5,10 +5,10 @@ namespace Lectures.Grains.Sessions;
 
 /// <summary>
 /// One chatbot user's session (key: user id): history, the request in flight, the queue and the user's token bucket.
-/// At most one request is processed at a time; generation runs outside the grain's turns, so cancel, clear and reads
-/// are served while a reply is being generated.
+/// At most one request is processed at a time; generation runs in a worker outside the session's turns (see
+/// <see cref="IGenerationWorkerGrain"/>), so cancel, clear and reads are served while a reply is being generated.
 /// </summary>
-public interface IUserSessionGrain : IGrainWithStringKey
+public interface IUserSessionGrain : IGrainWithStringKey, IGenerationOwner
 {
     /// <summary>
     /// Rate limits first (every message costs a token), then the busy check and the mark in one step. Returns once the
@@ -20,6 +20,7 @@ public interface IUserSessionGrain : IGrainWithStringKey
     /// The outcome of <paramref name="requestId"/>, waiting up to <paramref name="maxWait"/> for it; null while it is
     /// still queued or processing. Callers loop with short waits so no call comes near Orleans' response timeout.
     /// </summary>
+    // Interleaves, safe by inspection: it reads the state as last written and only registers a waiter.
     [AlwaysInterleave]
     Task<RequestOutcome?> WaitAsync(string requestId, TimeSpan maxWait, CancellationToken cancellationToken = default);
 
@@ -29,9 +30,12 @@ public interface IUserSessionGrain : IGrainWithStringKey
     /// <summary>In one step: cancels the request in flight, drops the queue and empties the history.</summary>
     Task<ClearResult> ClearAsync();
 
+    // Interleaves, safe by inspection: it answers from the state as last written and changes nothing.
+    [AlwaysInterleave]
     Task<SessionView> GetAsync();
 
     /// <summary>The durable events after <paramref name="afterId"/> (or a snapshot); live events come from the session's stream (<see cref="LiveStreams.Sessions"/>).</summary>
+    // Interleaves, safe by inspection: it reads the state as last written and the event log, and changes nothing.
     [AlwaysInterleave]
     Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default);
 }

@@ -66,8 +66,13 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
         }
     }
 
-    /// <summary>The events after <paramref name="afterId"/>; a snapshot event when the log cannot prove it holds every one of them.</summary>
-    public EventBatch<T> After(long afterId, Func<ChangeEvent<T>> snapshot)
+    /// <summary>
+    /// The events after <paramref name="afterId"/>; a snapshot event when the log cannot prove it holds every one of them.
+    /// A grain whose ids jump (a new incarnation after a deletion starts above every id the old one used) passes the
+    /// id before its first event as <paramref name="floor"/>: a log that holds every event from there holds every event
+    /// after any lower id too.
+    /// </summary>
+    public EventBatch<T> After(long afterId, Func<ChangeEvent<T>> snapshot, long floor = -1)
     {
         _watchedUntil = Environment.TickCount64 + (long)WatchedFor.TotalMilliseconds;
         var current = snapshot();
@@ -78,7 +83,7 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
 
         var first = _events is [var oldest, ..] ? oldest : null;
         // The log holds the gap only when its oldest event is the very next one the client has not seen (or older).
-        if (first is null || first.Id > afterId + 1)
+        if (first is null || (first.Id > afterId + 1 && !(afterId < floor && first.Id == floor + 1)))
         {
             return new EventBatch<T>([current]);
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Lectures.Grains.Common;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,10 +9,12 @@ namespace Lectures.Grains.Rooms;
 /// A room is not reentrant: every write (a post, a join, a completion) is one short turn that checks, changes,
 /// writes and only then answers, so storing a message and marking the agents it triggers is one atomic step, and a
 /// repeated clientMessageId always finds the first post. Generation never runs in a room turn: after the write the
-/// room hands each triggered pair to its <see cref="AgentWorkerGrain"/> with a one-way call and is free at once; the
-/// worker reports back through <see cref="CompleteReplyAsync"/>, idempotent per (agent, seq). A durable reminder,
-/// registered before any pair is stored and kept while an agent is responding, ends the pairs whose generation was
-/// lost (a dead silo) as failed/interrupted, whether or not anybody reads the room.
+/// room hands each triggered pair to the agent's <see cref="GenerationWorkerGrain"/> (one per agent, so one generation
+/// per agent) with a one-way call and is free at once; the worker reports back through <see cref="CompleteReplyAsync"/>,
+/// idempotent per (agent, seq), until the pair's report deadline. A pair that ends otherwise (the agent removed, lost)
+/// has its generation cancelled. A durable reminder, kept in the background while an agent is responding (no turn
+/// waits on the reminder table), ends the pairs whose generation was lost (a dead silo) as failed/interrupted within
+/// <c>Agents:ResponseTimeout</c> + 15 s, whether or not anybody reads the room.
 /// </summary>
 public sealed class RoomGrain(
     [PersistentState("room")] IPersistentState<RoomState> state,
@@ -21,13 +24,14 @@ public sealed class RoomGrain(
     ILogger<RoomGrain> logger) : Grain, IRoomGrain, IRemindable
 {
     private const string LostReplies = "lost-replies";
+    private const string Responder = AgentOptions.Section;
 
     private readonly AgentOptions _agents = agentOptions.Value;
     private readonly int _maxMessages = roomOptions.Value.MaxMessages;
     private EventLog<RoomChange> _events = null!;
     // The room as last written: event streams interleave with writes and must never show a change that is not durable.
     private RoomView? _durable;
-    private bool _reminderRegistered;
+    private BackgroundReminder _lostCheck = null!;
     private bool _broken;
     private RoomState S => state.State;
     private string RoomCode => this.GetPrimaryKeyString();
@@ -36,10 +40,18 @@ public sealed class RoomGrain(
     {
         _events = this.CreateEventLog<RoomChange>(LiveStreams.Rooms, logger);
         _durable = View();
-        // A responding pair was stored only after the reminder was registered, so it is registered now.
-        _reminderRegistered = S.Agents.Any(a => a.RespondingTo is not null);
-        // The silo that held this room may have died while agents were generating: end what is already lost.
+        _lostCheck = new BackgroundReminder(this, LostReplies, _agents.CheckPeriod, () => S.Agents.Any(a => a.RespondingTo is not null), logger);
+        // The silo that held this room may have died while agents were generating: end what is already lost, hand the
+        // rest to their workers again (a worker still generating a pair keeps it and reports here), and make sure the
+        // check is registered (an earlier registration may have failed).
         await EndLostAsync();
+        var context = RoomRules.Context(S, _agents.ContextMessages);
+        foreach (var agent in S.Agents.Where(a => a.RespondingTo is not null))
+        {
+            StartGeneration(agent, context);
+        }
+
+        _lostCheck.Sync();
     }
 
     public async Task<RoomView> PutAsync(IReadOnlyList<AgentDefinition> agents, string replyPolicy, IfMatch? ifMatch = null)
@@ -48,9 +60,11 @@ public sealed class RoomGrain(
         IfMatch.Ensure(ifMatch, S.Version);
         var events = new List<(string, RoomChange)>();
         var now = clock.GetUtcNow();
-        // An agent that is removed while responding still ends its pair with exactly one message.
+        // An agent that is removed while responding still ends its pair with exactly one message, and its generation stops.
+        var ended = new List<(string AgentId, long Seq)>();
         foreach (var removed in S.Agents.Where(a => a.RespondingTo is not null && agents.All(d => d.AgentId != a.AgentId)).ToList())
         {
+            ended.Add((removed.AgentId, removed.RespondingTo!.Value));
             events.AddRange(RoomRules.End(S, removed, "", RoomErrors.Interrupted, now, _maxMessages));
         }
 
@@ -63,6 +77,7 @@ public sealed class RoomGrain(
         S.ReplyPolicy = replyPolicy;
         events.Add(("room", RoomEvent()));
         await CommitAsync(events);
+        CancelGenerations(ended);
         return _durable!;
     }
 
@@ -94,19 +109,17 @@ public sealed class RoomGrain(
 
         var targets = agentIds is null ? S.Agents : agentIds.Distinct().Select(id => S.Agents.Find(a => a.AgentId == id)
             ?? throw DomainException.Invalid("agentIds", $"Room '{RoomCode}' has no agent '{id}'.")).ToList();
-        if (targets.Any(a => a.RespondingTo is null))
-        {
-            await EnsureReminderAsync();
-        }
 
         var (result, events) = RoomRules.Post(S, RoomCode, senderId, text, clientMessageId, targets, clock.GetUtcNow(), _maxMessages);
         await CommitAsync(events);
         if (result.TriggeredAgents.Count > 0)
         {
+            // The pairs are stored: the check that ends them if their generation is lost is registered in the background.
+            _lostCheck.Sync();
             var context = RoomRules.Context(S, _agents.ContextMessages);
             foreach (var agentId in result.TriggeredAgents)
             {
-                StartGeneration(S.Agents.Find(a => a.AgentId == agentId)!, result.Seq, context);
+                StartGeneration(S.Agents.Find(a => a.AgentId == agentId)!, context);
             }
         }
 
@@ -119,6 +132,17 @@ public sealed class RoomGrain(
         EnsureExists();
         return Task.FromResult(RoomRules.Page(S, after, limit));
     }
+
+    public Task<bool> CompleteGenerationAsync(string slot, string requestId, GenerationResult result) =>
+        long.TryParse(requestId, out var seq)
+            ? CompleteReplyAsync(slot, seq, result.Text, result.Outcome switch
+            {
+                GenerationOutcome.Reply => null,
+                GenerationOutcome.Timeout => RoomErrors.Timeout,
+                GenerationOutcome.Interrupted => RoomErrors.Interrupted,
+                _ => RoomErrors.ResponderFailed,
+            })
+            : Task.FromResult(false);
 
     public async Task<bool> CompleteReplyAsync(string agentId, long seq, string text, string? error)
     {
@@ -155,26 +179,10 @@ public sealed class RoomGrain(
             return;
         }
 
-        if (!S.Agents.Any(a => a.RespondingTo is not null))
-        {
-            // Nothing pending (decided on written state: a non-reentrant turn sees no unwritten change).
-            try
-            {
-                _reminderRegistered = false;
-                if (await this.GetReminder(LostReplies) is { } reminder)
-                {
-                    await this.UnregisterReminder(reminder);
-                }
-            }
-            catch (Exception ex)
-            {
-                logger.LogWarning(ex, "Could not unregister the reminder of room {RoomCode}; the next tick tries again", RoomCode);
-            }
-
-            return;
-        }
-
+        // Decided on written state (a non-reentrant turn sees no unwritten change); with nothing pending the check
+        // removes itself, in the background.
         await EndLostAsync();
+        _lostCheck.Sync();
     }
 
     /// <summary>Ends every pair whose generation is lost (older than Agents:LostAfter) as failed/interrupted, in one write.</summary>
@@ -192,10 +200,11 @@ public sealed class RoomGrain(
         {
             logger.LogInformation("Agent {AgentId} of room {RoomCode} lost its generation for message {Seq}; ending it as interrupted",
                 agent.AgentId, RoomCode, agent.RespondingTo);
-            events.AddRange(RoomRules.End(S, agent, "", RoomErrors.Interrupted, now, _maxMessages));
+            events.AddRange(RoomRules.End(S, agent.AgentId, agent.RespondingTo!.Value, "", RoomErrors.Interrupted, now, _maxMessages)!);
         }
 
         await CommitAsync(events);
+        CancelGenerations(lost.Select(a => (a.AgentId, a.RespondingTo!.Value)));
         foreach (var _ in lost)
         {
             Count(RoomErrors.Interrupted);
@@ -229,33 +238,44 @@ public sealed class RoomGrain(
     /// <summary>
     /// Generation runs in the agent's own worker grain, called one-way: the room is free again at once (so joins,
     /// reads, posts and other agents go on), its non-reentrant turns stay short, Orleans' response timeout never
-    /// meets a seconds-long call, and generations of a busy room spread over the cluster. A work item on the room's
-    /// own context would die with the activation and need the room to be reentrant while it awaits the model.
+    /// meets a seconds-long call, and generations of a busy room spread over the cluster. The pair's deadline counts
+    /// from its mark, so the hand-over is part of it; the worker reports until the loss check could end the pair.
     /// </summary>
-    private void StartGeneration(AgentState agent, long seq, List<MessageView> context)
+    private void StartGeneration(AgentState agent, List<MessageView> context)
     {
+        var since = agent.RespondingSince ?? clock.GetUtcNow();
+        var request = new GenerationRequest(this.GetGrainId(), agent.AgentId, agent.RespondingTo!.Value.ToString(CultureInfo.InvariantCulture),
+            RoomRules.Prompt(RoomCode, new AgentDefinition(agent.AgentId, agent.Name, agent.Persona), context),
+            since + _agents.ResponseTimeout, since + _agents.LostAfter, Responder, _agents.Streaming, RoomRules.MaxReplyChars, "");
         try
         {
-            _ = GrainFactory.GetGrain<IAgentWorkerGrain>(RoomKeys.Worker(RoomCode, agent.AgentId))
-                .GenerateAsync(new ReplyRequest(RoomCode, new AgentDefinition(agent.AgentId, agent.Name, agent.Persona), seq, context));
+            _ = Worker(agent.AgentId).StartAsync(request);
         }
         catch (Exception ex)
         {
-            // The pair is stored; the reminder ends it as interrupted.
+            // The pair is stored; the loss check ends it as interrupted.
             logger.LogWarning(ex, "Could not start the generation of agent {AgentId} in room {RoomCode}", agent.AgentId, RoomCode);
         }
     }
 
-    private async Task EnsureReminderAsync()
+    private void CancelGenerations(IEnumerable<(string AgentId, long Seq)> pairs)
     {
-        if (!_reminderRegistered)
+        foreach (var (agentId, seq) in pairs)
         {
-            // Before the pair is stored: if this fails nothing is stored; if the write fails after it, the reminder
-            // finds nothing pending and removes itself.
-            await this.RegisterOrUpdateReminder(LostReplies, _agents.CheckPeriod, _agents.CheckPeriod);
-            _reminderRegistered = true;
+            try
+            {
+                _ = Worker(agentId).CancelAsync(seq.ToString(CultureInfo.InvariantCulture));
+            }
+            catch (Exception ex)
+            {
+                // Its report will be dropped by (agent, seq); the generation ends at its deadline.
+                logger.LogWarning(ex, "Could not cancel the generation of agent {AgentId} in room {RoomCode}", agentId, RoomCode);
+            }
         }
     }
+
+    private IGenerationWorkerGrain Worker(string agentId) =>
+        GrainFactory.GetGrain<IGenerationWorkerGrain>(GenerationKeys.Worker(this.GetGrainId(), agentId));
 
     /// <summary>Versions each event, writes, then publishes. Nothing is answered or published that was not written.</summary>
     private async Task CommitAsync(List<(string Type, RoomChange Change)> events)

@@ -1,3 +1,5 @@
+using Lectures.Grains.Common;
+
 namespace Lectures.Grains.Rooms;
 
 [GenerateSerializer, Alias("rooms.state")]
@@ -57,6 +59,9 @@ public sealed class PostRecord
 /// </summary>
 public static class RoomRules
 {
+    /// <summary>The longest stored agent reply (a longer one is cut).</summary>
+    public const int MaxReplyChars = 8_000;
+
     public static string ClientKey(string senderId, string clientMessageId) => $"{senderId}\n{clientMessageId}";
 
     /// <summary>Stores a player's message and marks the idle agents it triggers as responding to it, in one step.</summary>
@@ -144,6 +149,24 @@ public static class RoomRules
 
         context.Reverse();
         return context;
+    }
+
+    /// <summary>The agent's persona (first line, as the system prompt), then the room's recent messages, oldest first.</summary>
+    public static PromptMessage[] Prompt(string roomCode, AgentDefinition agent, List<MessageView> context)
+    {
+        var prompt = new PromptMessage[context.Count + 1];
+        prompt[0] = new PromptMessage(PromptRole.System,
+            $"{agent.Persona}\nYou are {agent.Name}, an AI participant in the group chat room '{roomCode}'. " +
+            "Each user message starts with its sender's id. Reply to the last message, briefly and in character.");
+        for (var i = 0; i < context.Count; i++)
+        {
+            var message = context[i];
+            prompt[i + 1] = message.SenderKind == SenderKind.Agent && message.SenderId == agent.AgentId
+                ? new PromptMessage(PromptRole.Assistant, message.Text)
+                : new PromptMessage(PromptRole.User, $"{message.SenderId}: {message.Text}");
+        }
+
+        return prompt;
     }
 
     /// <summary>Messages with seq above <paramref name="after"/>, at most <paramref name="limit"/>, and the lowest seq kept.</summary>

@@ -1,111 +1,103 @@
-using Microsoft.Extensions.AI;
+using System.Collections.Immutable;
+using Lectures.Grains.Common;
+using Lectures.Grains.RateLimiting;
 
 namespace Lectures.Grains.Sessions;
 
 public enum Admission { Process, Queue, Busy, QueueFull }
 
 /// <summary>
-/// The rules of a session as pure functions over its state: no awaits, so the grain applies each one as a single
-/// step (the busy check and the mark, a cancel, a clear) and nothing can interleave inside it.
+/// The rules of a session (API.md, User sessions) as pure functions over an immutable <see cref="SessionState"/>: each
+/// returns the next state (the same instance when nothing changes). No I/O and no clock of their own, so every rule is
+/// tested without a cluster; <see cref="UserSessionGrain"/> only commits what they return.
 /// </summary>
 public static class SessionRules
 {
-    public static Admission Admit(UserSessionState s, SessionOptions options) =>
-        s.ActiveRequestId is null && s.Queue.Count == 0 ? Admission.Process
+    /// <summary>The end of a reply cut at <c>Sessions:MaxReplyChars</c>.</summary>
+    public const string CutMarker = "\n[reply cut at Sessions:MaxReplyChars]";
+
+    /// <summary>Takes one token of the user's bucket (wall-clock time: the bucket is stored and read on any silo).</summary>
+    public static (SessionState Next, bool Admitted, TimeSpan RetryAfter) TakeToken(SessionState s, TokenBucketOptions options, DateTimeOffset now)
+    {
+        var bucket = new TokenBucket { Tokens = s.BucketTokens, UpdatedAt = s.BucketUpdatedAt };
+        var admitted = bucket.TryTake(options, now, out var retryAfter);
+        return (s with { BucketTokens = bucket.Tokens, BucketUpdatedAt = bucket.UpdatedAt }, admitted, retryAfter);
+    }
+
+    public static Admission Admit(SessionState s, SessionOptions options) =>
+        s.ActiveRequestId is null && s.Queue.IsEmpty ? Admission.Process
         : options.BusyPolicy == BusyPolicy.Drop ? Admission.Busy
         : s.Queue.Count < options.MaxQueue ? Admission.Queue
         : Admission.QueueFull;
 
-    /// <summary>Records an accepted request: in flight when the session is free, else at the end of the queue. Returns its position.</summary>
-    public static int Accept(UserSessionState s, string requestId, string text, bool processing, DateTimeOffset now, int maxHistory)
+    /// <summary>
+    /// Records an accepted request: in flight when the session is free, else at the end of the queue. A session created
+    /// now (new, or after its deletion) starts its event ids at <paramref name="incarnation"/>. Returns its position.
+    /// </summary>
+    public static (SessionState Next, int Position) Accept(SessionState s, string requestId, string text, DateTimeOffset now, long incarnation,
+        SessionOptions options)
     {
         if (!s.Exists)
         {
-            s.Exists = true;
-            s.CreatedAt = now;
+            s = s with { Exists = true, CreatedAt = now, Incarnation = incarnation, EventSeq = Math.Max(s.EventSeq, incarnation) };
         }
 
-        s.LastActiveAt = now;
-        s.History.Add(new HistoryEntry
-        {
-            Role = HistoryRole.User, Text = text, RequestId = requestId, At = now,
-            Status = processing ? RequestStatus.Processing : RequestStatus.Queued,
-        });
-        Trim(s, maxHistory);
-        if (processing)
-        {
-            s.ActiveRequestId = requestId;
-            s.ActiveSince = now;
-            return 0;
-        }
-
-        s.Queue.Add(requestId);
-        return s.Queue.Count;
+        var processing = Admit(s, options) == Admission.Process;
+        var entry = new HistoryEntry(HistoryRole.User, text, requestId, processing ? RequestStatus.Processing : RequestStatus.Queued, now);
+        s = Trim(s with { LastActiveAt = now, History = s.History.Add(entry) }, options.MaxHistory);
+        return processing
+            ? (s with { ActiveRequestId = requestId, ActiveSince = now }, 0)
+            : (s with { Queue = s.Queue.Add(requestId) }, s.Queue.Count + 1);
     }
 
     /// <summary>
-    /// Ends the request in flight with <paramref name="status"/>. False (nothing changed) when <paramref name="requestId"/>
-    /// is no longer the one in flight: a late reply for a cancelled or cleared request is discarded here.
+    /// Ends the request in flight with <paramref name="status"/> and moves the next queued one in flight, in one step.
+    /// The same state when <paramref name="requestId"/> is no longer in flight: a late reply for a cancelled or cleared
+    /// request is discarded here.
     /// </summary>
-    public static bool Finish(UserSessionState s, string requestId, RequestStatus status, string? reply, DateTimeOffset now, int maxHistory)
+    public static SessionState Finish(SessionState s, string requestId, RequestStatus status, string? reply, DateTimeOffset now, SessionOptions options)
     {
         if (s.ActiveRequestId != requestId)
         {
-            return false;
+            return s;
         }
 
-        if (Entry(s, requestId) is { } entry)
-        {
-            entry.Status = status;
-        }
-
+        var history = SetStatus(s.History, requestId, status);
         if (status == RequestStatus.Completed)
         {
-            s.History.Add(new HistoryEntry { Role = HistoryRole.Assistant, Text = reply ?? "", RequestId = requestId, Status = RequestStatus.Completed, At = now });
-            Trim(s, maxHistory);
+            var text = GenerationWorkerGrain.Cut(reply ?? "", options.MaxReplyChars, CutMarker);
+            history = history.Add(new HistoryEntry(HistoryRole.Assistant, text, requestId, RequestStatus.Completed, now));
         }
 
-        s.ActiveRequestId = null;
-        s.ActiveSince = null;
-        s.LastActiveAt = now;
-        return true;
+        return PromoteNext(Trim(s with { History = history, ActiveRequestId = null, ActiveSince = null, LastActiveAt = now }, options.MaxHistory), now);
     }
 
-    /// <summary>Moves the first queued request in flight, in the same step that freed the session. Returns its id.</summary>
-    public static string? PromoteNext(UserSessionState s, DateTimeOffset now)
+    /// <summary>Moves the first queued request in flight when the session is free.</summary>
+    public static SessionState PromoteNext(SessionState s, DateTimeOffset now)
     {
-        if (s.ActiveRequestId is not null || s.Queue.Count == 0)
+        if (s.ActiveRequestId is not null || s.Queue.IsEmpty)
         {
-            return null;
+            return s;
         }
 
         var next = s.Queue[0];
-        s.Queue.RemoveAt(0);
-        s.ActiveRequestId = next;
-        s.ActiveSince = now;
-        if (Entry(s, next) is { } entry)
-        {
-            entry.Status = RequestStatus.Processing;
-        }
-
-        return next;
+        return s with { Queue = s.Queue.RemoveAt(0), ActiveRequestId = next, ActiveSince = now, History = SetStatus(s.History, next, RequestStatus.Processing) };
     }
 
-    /// <summary>Empties the history, drops the queue and ends the request in flight, in one step. Returns what was cancelled.</summary>
-    public static (string? Active, List<string> Queued) Clear(UserSessionState s, DateTimeOffset now)
-    {
-        var active = s.ActiveRequestId;
-        var queued = s.Queue.ToList();
-        s.ActiveRequestId = null;
-        s.ActiveSince = null;
-        s.Queue.Clear();
-        s.History.Clear();
-        s.LastActiveAt = now;
-        return (active, queued);
-    }
+    /// <summary>Empties the history, drops the queue and ends the request in flight, in one step.</summary>
+    public static SessionState Clear(SessionState s, DateTimeOffset now) =>
+        s with { ActiveRequestId = null, ActiveSince = null, Queue = [], History = [], HistoryStart = s.HistoryStart + s.History.Count, LastActiveAt = now };
+
+    /// <summary>Whether the request in flight has outlived its deadline and its report's: its generation is lost.</summary>
+    public static bool IsLost(SessionState s, DateTimeOffset now, SessionOptions options) =>
+        s.ActiveRequestId is not null && (s.ActiveSince ?? DateTimeOffset.MinValue) + options.LostAfter <= now;
+
+    /// <summary>Whether the session may be deleted: nothing in flight or queued, and idle for <c>Sessions:IdleExpiry</c>.</summary>
+    public static bool IsExpired(SessionState s, DateTimeOffset now, SessionOptions options) =>
+        s.Exists && s.ActiveRequestId is null && s.Queue.IsEmpty && now - s.LastActiveAt >= options.IdleExpiry;
 
     /// <summary>The outcome of a request as the history shows it; null while it is queued or processing.</summary>
-    public static RequestOutcome? Outcome(UserSessionState s, string requestId)
+    public static RequestOutcome? Outcome(SessionState s, string requestId)
     {
         if (Entry(s, requestId) is not { } entry)
         {
@@ -119,37 +111,45 @@ public static class SessionRules
         }
 
         var reply = entry.Status == RequestStatus.Completed
-            ? s.History.LastOrDefault(e => e.Role == HistoryRole.Assistant && e.RequestId == requestId)?.Text
+            ? s.History.FindLast(e => e.Role == HistoryRole.Assistant && e.RequestId == requestId)?.Text
             : null;
         return new RequestOutcome(requestId, entry.Status, reply);
     }
 
     /// <summary>The prompt: a system line, the latest completed exchanges before this request, and the request itself.</summary>
-    public static List<ChatMessage> Prompt(UserSessionState s, string requestId, int contextMessages)
+    public static PromptMessage[] Prompt(SessionState s, string requestId, int contextMessages)
     {
         var index = s.History.FindIndex(e => e.Role == HistoryRole.User && e.RequestId == requestId);
         var context = s.History.Take(Math.Max(0, index))
             .Where(e => e.Status == RequestStatus.Completed)
             .TakeLast(contextMessages)
-            .Select(e => new ChatMessage(e.Role == HistoryRole.User ? ChatRole.User : ChatRole.Assistant, e.Text));
-        var prompt = new List<ChatMessage>
-        {
-            new(ChatRole.System, "Medical-education tutor\nAnswer the student's question clearly and accurately; say when something needs a clinician."),
-        };
-        prompt.AddRange(context);
-        prompt.Add(new ChatMessage(ChatRole.User, index >= 0 ? s.History[index].Text : ""));
-        return prompt;
+            .Select(e => new PromptMessage(e.Role == HistoryRole.User ? PromptRole.User : PromptRole.Assistant, e.Text));
+        return
+        [
+            new(PromptRole.System, "Medical-education tutor\nAnswer the student's question clearly and accurately; say when something needs a clinician."),
+            .. context,
+            new(PromptRole.User, index >= 0 ? s.History[index].Text : ""),
+        ];
     }
 
-    public static HistoryEntry? Entry(UserSessionState s, string requestId) =>
+    public static HistoryEntry? Entry(SessionState s, string requestId) =>
         s.History.FindLast(e => e.Role == HistoryRole.User && e.RequestId == requestId);
 
-    private static void Trim(UserSessionState s, int maxHistory)
+    private static ImmutableList<HistoryEntry> SetStatus(ImmutableList<HistoryEntry> history, string requestId, RequestStatus status)
+    {
+        var index = history.FindLastIndex(e => e.Role == HistoryRole.User && e.RequestId == requestId);
+        return index < 0 ? history : history.SetItem(index, history[index] with { Status = status });
+    }
+
+    private static SessionState Trim(SessionState s, int maxHistory)
     {
         // Never drops an entry of a request that is still queued or in flight.
-        while (s.History.Count > maxHistory && s.History[0].Status is not (RequestStatus.Queued or RequestStatus.Processing))
+        var drop = 0;
+        while (s.History.Count - drop > maxHistory && s.History[drop].Status is not (RequestStatus.Queued or RequestStatus.Processing))
         {
-            s.History.RemoveAt(0);
+            drop++;
         }
+
+        return drop == 0 ? s : s with { History = s.History.RemoveRange(0, drop), HistoryStart = s.HistoryStart + drop };
     }
 }

@@ -1,34 +1,83 @@
-using Lectures.Grains.RateLimiting;
+using System.Collections.Immutable;
+using Lectures.Grains.Common;
 
 namespace Lectures.Grains.Sessions;
 
-/// <summary>What a user's session stores. <see cref="History"/> holds queued requests too (status queued).</summary>
-[GenerateSerializer, Alias("sessions.state")]
-public sealed class UserSessionState
+/// <summary>
+/// A user's session as the rules see it (<see cref="SessionRules"/>). Immutable: every change makes a new value, so
+/// nothing keeps a reference to a state that a deletion or a failed write has replaced. <see cref="History"/> holds
+/// queued requests too (status queued); it is stored in pages (<see cref="PagedHistory{T}"/>), the rest in
+/// <see cref="SessionRecord"/>.
+/// </summary>
+public sealed record SessionState
 {
-    [Id(0)] public bool Exists { get; set; }
-    [Id(1)] public DateTimeOffset CreatedAt { get; set; }
-    [Id(2)] public DateTimeOffset LastActiveAt { get; set; }
+    public static readonly SessionState Empty = new();
+
+    public bool Exists { get; init; }
+    /// <summary>Where this incarnation's event ids start (clock-derived, so a session created after a deletion continues above the deleted one's ids); also names its history pages.</summary>
+    public long Incarnation { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset LastActiveAt { get; init; }
     /// <summary>The request in flight; recorded durably before it is acknowledged, so a lost one is found after a crash.</summary>
-    [Id(3)] public string? ActiveRequestId { get; set; }
-    [Id(4)] public DateTimeOffset? ActiveSince { get; set; }
+    public string? ActiveRequestId { get; init; }
+    /// <summary>When the request in flight was marked: its deadline and its loss check count from here.</summary>
+    public DateTimeOffset? ActiveSince { get; init; }
     /// <summary>Queued request ids, in order; their text is in their history entries.</summary>
-    [Id(5)] public List<string> Queue { get; set; } = [];
-    [Id(6)] public List<HistoryEntry> History { get; set; } = [];
+    public ImmutableList<string> Queue { get; init; } = [];
+    public ImmutableList<HistoryEntry> History { get; init; } = [];
+    /// <summary>The absolute index of <see cref="History"/>'s first entry (entries before it were trimmed).</summary>
+    public long HistoryStart { get; init; }
     /// <summary>The per-user bucket; written with every accepted message (a crash can forget the refused ones' tokens).</summary>
-    [Id(7)] public TokenBucket Bucket { get; set; } = new();
+    public double BucketTokens { get; init; }
+    public DateTimeOffset BucketUpdatedAt { get; init; }
     /// <summary>The id of the last live event, so ids keep increasing across activations.</summary>
-    [Id(8)] public long EventSeq { get; set; }
+    public long EventSeq { get; init; }
+
+    public SessionRecord ToRecord(ImmutableArray<HistoryPageRef> pages) => new()
+    {
+        Exists = Exists, Incarnation = Incarnation, CreatedAt = CreatedAt, LastActiveAt = LastActiveAt, ActiveRequestId = ActiveRequestId,
+        ActiveSince = ActiveSince, Queue = [.. Queue], HistoryStart = HistoryStart, HistoryPages = [.. pages], BucketTokens = BucketTokens,
+        BucketUpdatedAt = BucketUpdatedAt, EventSeq = EventSeq,
+    };
+
+    public static SessionState FromRecord(SessionRecord r, ImmutableList<HistoryEntry> history) => new()
+    {
+        Exists = r.Exists, Incarnation = r.Incarnation, CreatedAt = r.CreatedAt, LastActiveAt = r.LastActiveAt, ActiveRequestId = r.ActiveRequestId,
+        ActiveSince = r.ActiveSince, Queue = [.. r.Queue], History = history, HistoryStart = r.HistoryStart, BucketTokens = r.BucketTokens,
+        BucketUpdatedAt = r.BucketUpdatedAt, EventSeq = r.EventSeq,
+    };
 }
 
-[GenerateSerializer, Alias("sessions.history-entry")]
-public sealed class HistoryEntry
+/// <summary>
+/// What the session's record stores: everything but the history's text, which is in pages the record lists, so the
+/// record that every change rewrites stays small however long the history grows.
+/// </summary>
+[GenerateSerializer, Alias("sessions.record")]
+public sealed class SessionRecord
 {
-    [Id(0)] public HistoryRole Role { get; set; }
-    [Id(1)] public string Text { get; set; } = "";
-    [Id(2)] public string RequestId { get; set; } = "";
-    [Id(3)] public RequestStatus Status { get; set; }
-    [Id(4)] public DateTimeOffset At { get; set; }
+    [Id(0)] public bool Exists { get; set; }
+    [Id(1)] public long Incarnation { get; set; }
+    [Id(2)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(3)] public DateTimeOffset LastActiveAt { get; set; }
+    [Id(4)] public string? ActiveRequestId { get; set; }
+    [Id(5)] public DateTimeOffset? ActiveSince { get; set; }
+    [Id(6)] public List<string> Queue { get; set; } = [];
+    [Id(7)] public long HistoryStart { get; set; }
+    [Id(8)] public List<HistoryPageRef> HistoryPages { get; set; } = [];
+    [Id(9)] public double BucketTokens { get; set; }
+    [Id(10)] public DateTimeOffset BucketUpdatedAt { get; set; }
+    [Id(11)] public long EventSeq { get; set; }
+    /// <summary>The whole history, as versions before paged history stored it; moved into pages by the next write.</summary>
+    [Id(12)] public List<HistoryEntry>? History { get; set; }
+}
 
+[GenerateSerializer, Immutable, Alias("sessions.history-entry")]
+public sealed record HistoryEntry(
+    [property: Id(0)] HistoryRole Role,
+    [property: Id(1)] string Text,
+    [property: Id(2)] string RequestId,
+    [property: Id(3)] RequestStatus Status,
+    [property: Id(4)] DateTimeOffset At)
+{
     public HistoryEntryView View() => new(Role, Text, RequestId, Status, At);
 }

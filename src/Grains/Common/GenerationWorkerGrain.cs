@@ -1,0 +1,176 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Lectures.Grains.Common;
+
+/// <summary>
+/// Generates the requests of one slot (see <see cref="IGenerationWorkerGrain"/>), one at a time, outside any turn: its
+/// own methods only swap the running generation, so a cancel is served at once. The generation ends at the request's
+/// deadline (counted from the owner's mark) and its result is reported until the request's report deadline, through
+/// reactivations and failed writes of the owner. A generation the owner ended is not reported; one cut short by this
+/// activation going away (the silo stopping) is reported as <see cref="GenerationOutcome.Interrupted"/>.
+/// </summary>
+public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvider clock, ILogger<GenerationWorkerGrain> logger)
+    : Grain, IGenerationWorkerGrain
+{
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan LongestRetry = TimeSpan.FromSeconds(2);
+    // How long a new generation waits for the one it replaced to notice its cancellation.
+    private static readonly TimeSpan ReplacedGrace = TimeSpan.FromSeconds(5);
+
+    private Running? _current;
+
+    public Task StartAsync(GenerationRequest request)
+    {
+        if (_current?.RequestId == request.RequestId)
+        {
+            // Handed over again by a new activation of the owner: this generation reports to it.
+            return Task.CompletedTask;
+        }
+
+        var previous = _current;
+        previous?.Cancel.Cancel();
+        var running = new Running(request.RequestId);
+        _current = running;
+        // The activation collector must not take the worker away while it generates or reports.
+        DelayDeactivation(request.ReportUntil - clock.GetUtcNow() + TimeSpan.FromSeconds(5));
+        running.Done = RunAsync(request, previous, running);
+        return Task.CompletedTask;
+    }
+
+    public Task CancelAsync(string requestId)
+    {
+        if (_current is { } running && running.RequestId == requestId)
+        {
+            running.Cancel.Cancel();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_current is { } running)
+        {
+            running.Interrupted = true;
+            running.Cancel.Cancel();
+            // Its report (interrupted) is made before the activation goes, within the deactivation's time.
+            await running.Done.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
+        }
+    }
+
+    private async Task RunAsync(GenerationRequest request, Running? previous, Running running)
+    {
+        try
+        {
+            if (previous?.Done is { } replaced)
+            {
+                // At most one generation per slot: the replaced one stops before this one calls the model.
+                await replaced.WaitAsync(ReplacedGrace, clock).ContinueWith(_ => { }, TaskScheduler.Current);
+            }
+
+            var result = await GenerateAsync(request, running);
+            if (result is not null)
+            {
+                await ReportAsync(request, result, running);
+            }
+        }
+        finally
+        {
+            running.Cancel.Dispose();
+            if (_current == running)
+            {
+                _current = null;
+            }
+        }
+    }
+
+    /// <summary>The result to report; null when the owner ended the request (it has recorded the outcome).</summary>
+    private async Task<GenerationResult?> GenerateAsync(GenerationRequest request, Running running)
+    {
+        var chat = services.GetRequiredKeyedService<IChatClient>(request.Responder);
+        using var timeout = new CancellationTokenSource(Max(request.Deadline - clock.GetUtcNow(), TimeSpan.Zero), clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, running.Cancel.Token);
+        try
+        {
+            var prompt = request.Prompt.Select(ToChatMessage).ToList();
+            // WaitAsync: a responder that ignores its token is abandoned at the deadline all the same.
+            var response = request.Streaming
+                ? await chat.GetStreamingResponseAsync(prompt, cancellationToken: linked.Token).ToChatResponseAsync(linked.Token).WaitAsync(linked.Token)
+                : await chat.GetResponseAsync(prompt, cancellationToken: linked.Token).WaitAsync(linked.Token);
+            var text = response.Text.Trim();
+            if (text.Length == 0)
+            {
+                logger.LogWarning("The responder gave {Owner} an empty reply for {Slot}/{RequestId}", request.Owner, request.Slot, request.RequestId);
+                return new GenerationResult(GenerationOutcome.Failed, "");
+            }
+
+            return new GenerationResult(GenerationOutcome.Reply, Cut(text, request.MaxChars, request.CutMarker));
+        }
+        catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
+        {
+            return running.Interrupted ? new GenerationResult(GenerationOutcome.Interrupted, "") : null;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            return new GenerationResult(GenerationOutcome.Timeout, "");
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "The responder failed for {Owner}, {Slot}/{RequestId}", request.Owner, request.Slot, request.RequestId);
+            return new GenerationResult(GenerationOutcome.Failed, "");
+        }
+    }
+
+    /// <summary>Reports until it is taken or the report deadline passes (then the owner's loss check ends the request).</summary>
+    private async Task ReportAsync(GenerationRequest request, GenerationResult result, Running running)
+    {
+        var owner = GrainFactory.GetGrain<IGenerationOwner>(request.Owner);
+        var delay = FirstRetry;
+        while (true)
+        {
+            try
+            {
+                await owner.CompleteGenerationAsync(request.Slot, request.RequestId, result);
+                return;
+            }
+            catch (Exception ex) when (!running.Interrupted && clock.GetUtcNow() + delay < request.ReportUntil)
+            {
+                // Safe to repeat: the owner takes each request's result once.
+                logger.LogWarning(ex, "Reporting {Slot}/{RequestId} to {Owner} failed; trying again in {Delay}", request.Slot, request.RequestId, request.Owner, delay);
+                await Task.Delay(delay, clock);
+                delay = Min(delay * 2, LongestRetry);
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Reporting {Slot}/{RequestId} to {Owner} failed; its loss check ends it", request.Slot, request.RequestId, request.Owner);
+                return;
+            }
+        }
+    }
+
+    /// <summary>A reply longer than <paramref name="maxChars"/> is cut and ends with <paramref name="marker"/>.</summary>
+    public static string Cut(string text, int maxChars, string marker) =>
+        text.Length <= maxChars ? text : string.Concat(text.AsSpan(0, Math.Max(0, maxChars - marker.Length)), marker);
+
+    private static ChatMessage ToChatMessage(PromptMessage m) => new(m.Role switch
+    {
+        PromptRole.System => ChatRole.System,
+        PromptRole.Assistant => ChatRole.Assistant,
+        _ => ChatRole.User,
+    }, m.Text);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private sealed class Running(string requestId)
+    {
+        public string RequestId { get; } = requestId;
+        public CancellationTokenSource Cancel { get; } = new();
+        public Task Done { get; set; } = Task.CompletedTask;
+        /// <summary>Cut short by this activation going away, not by the owner: reported as interrupted.</summary>
+        public bool Interrupted { get; set; }
+    }
+}
