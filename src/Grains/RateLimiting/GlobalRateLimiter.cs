@@ -1,5 +1,6 @@
 using Lectures.Grains.Common;
 using Lectures.Grains.Sessions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,7 +16,11 @@ namespace Lectures.Grains.RateLimiting;
 /// <see cref="LeaseLifetime"/> are dropped (never spent late), so an idle silo hoards nothing and a token is spent
 /// within a second of leaving the bucket.
 /// </summary>
-public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOptions> options, TimeProvider clock, ILogger<GlobalRateLimiter> logger)
+public sealed class GlobalRateLimiter(
+    IGrainFactory grains,
+    IOptions<RateLimitOptions> options,
+    [FromKeyedServices(RateLimitOptions.Clock)] TimeProvider clock,
+    ILogger<GlobalRateLimiter> logger)
 {
     private static readonly TimeSpan LeaseLifetime = TimeSpan.FromMilliseconds(500);
 
@@ -34,6 +39,15 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
 
     /// <summary>Lease calls made to the global grain so far, granted or not (for tests and diagnostics).</summary>
     public long LeaseCalls { get; private set; }
+
+    /// <summary>Completes when no lease is in flight (for tests: a lease fetched ahead lands in the background).</summary>
+    public Task LeaseSettled()
+    {
+        lock (_lock)
+        {
+            return _leasing?.ContinueWith(_ => { }, TaskScheduler.Default) ?? Task.CompletedTask;
+        }
+    }
 
     /// <summary>True when a message may pass; otherwise how long until the bucket has a token again.</summary>
     public async ValueTask<(bool Admitted, TimeSpan RetryAfter)> TryAcquireAsync()

@@ -1,4 +1,5 @@
 using Lectures.Grains.Sessions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Lectures.Grains.RateLimiting;
@@ -7,7 +8,9 @@ namespace Lectures.Grains.RateLimiting;
 /// The cluster-wide bucket. Its state is in memory only: the bucket is a rate, not a record, and a write per lease
 /// would make the hottest path a Redis round trip. After a failover the new activation starts full (see README).
 /// </summary>
-public sealed class GlobalRateLimiterGrain(IOptions<RateLimitOptions> options, TimeProvider clock) : Grain, IGlobalRateLimiterGrain
+public sealed class GlobalRateLimiterGrain(
+    IOptions<RateLimitOptions> options,
+    [FromKeyedServices(RateLimitOptions.Clock)] TimeProvider clock) : Grain, IGlobalRateLimiterGrain
 {
     private readonly TokenBucket _bucket = new();
 
