@@ -29,13 +29,15 @@ public sealed class GlobalRateLimiter(
     private readonly TokenBucketOptions _options = options.Value.Global;
     // The newest lease, and the rest of the one before it: a lease fetched ahead keeps its own expiry, so the rest of
     // the previous one is spent first and dropped when it expires, never renewed.
+    // Times are monotonic timestamps (TimeProvider.GetTimestamp): a step of the wall clock must not stretch a lease or
+    // a refusal.
     private int _tokens;
-    private DateTimeOffset _leaseExpires;
+    private long _leaseExpires = long.MinValue;
     private int _older;
-    private DateTimeOffset _olderExpires;
+    private long _olderExpires = long.MinValue;
     private int _batch = 1;
-    private DateTimeOffset _emptyUntil;
-    private DateTimeOffset? _lastLease;
+    private long _emptyUntil = long.MinValue;
+    private long? _lastLease;
     private long _consumed;
     private Task? _leasing;
 
@@ -68,7 +70,7 @@ public sealed class GlobalRateLimiter(
             Task leasing;
             lock (_lock)
             {
-                var now = clock.GetUtcNow();
+                var now = clock.GetTimestamp();
                 if (Held(now) > 0)
                 {
                     if (now < _olderExpires && _older > 0)
@@ -81,7 +83,7 @@ public sealed class GlobalRateLimiter(
                     }
 
                     _consumed++;
-                    if (_leasing is null && (Held(now) <= _batch / 4 || now > _leaseExpires - LeaseLifetime / 4))
+                    if (_leasing is null && (Held(now) <= _batch / 4 || now > _leaseExpires - Ticks(LeaseLifetime / 4)))
                     {
                         // Running low or old: fetch the next batch while this one is still being spent. Nobody awaits
                         // it, so its failure (already logged) is observed here.
@@ -94,7 +96,7 @@ public sealed class GlobalRateLimiter(
 
                 if (now < _emptyUntil)
                 {
-                    return (false, _emptyUntil - now);
+                    return (false, clock.GetElapsedTime(now, _emptyUntil));
                 }
 
                 // Holding nothing, the lease wants at least one token: never null here.
@@ -108,16 +110,18 @@ public sealed class GlobalRateLimiter(
     // A tenth of the bucket at most, so silos share it fairly.
     private int MaxBatch => Math.Max(1, _options.TokenLimit / 10);
 
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * clock.TimestampFrequency);
+
     /// <summary>Called under the lock: the unexpired tokens this silo holds.</summary>
-    private int Held(DateTimeOffset now) => (now < _olderExpires ? _older : 0) + (now < _leaseExpires ? _tokens : 0);
+    private int Held(long now) => (now < _olderExpires ? _older : 0) + (now < _leaseExpires ? _tokens : 0);
 
     /// <summary>
     /// Called under the lock: sizes the batch from the demand seen since the last lease and asks for what tops the
     /// tokens held up to it, never beyond <see cref="MaxBatch"/>; null when the silo already holds that many.
     /// </summary>
-    private Task? StartLease(DateTimeOffset now)
+    private Task? StartLease(long now)
     {
-        var elapsed = _lastLease is { } last ? now - last : LeaseLifetime;
+        var elapsed = _lastLease is { } last ? clock.GetElapsedTime(last, now) : LeaseLifetime;
         var demand = _consumed / Math.Max(elapsed.TotalSeconds, 0.001) * LeaseLifetime.TotalSeconds;
         _batch = (int)Math.Clamp(Math.Ceiling(demand * 1.5), 1, MaxBatch);
         var held = Held(now);
@@ -148,19 +152,19 @@ public sealed class GlobalRateLimiter(
             var lease = await grains.GetGrain<IGlobalRateLimiterGrain>(IGlobalRateLimiterGrain.Key).LeaseAsync(wanted);
             lock (_lock)
             {
-                var at = clock.GetUtcNow();
+                var at = clock.GetTimestamp();
                 Leased += lease.Granted;
                 if (lease.Granted > 0)
                 {
                     // The rest of the current lease keeps its expiry; anything older has expired or is dropped.
-                    (_older, _olderExpires) = at < _leaseExpires ? (_tokens, _leaseExpires) : (0, default);
+                    (_older, _olderExpires) = at < _leaseExpires ? (_tokens, _leaseExpires) : (0, long.MinValue);
                     _tokens = lease.Granted;
-                    _leaseExpires = at + LeaseLifetime;
-                    _emptyUntil = DateTimeOffset.MinValue;
+                    _leaseExpires = at + Ticks(LeaseLifetime);
+                    _emptyUntil = long.MinValue;
                 }
                 else
                 {
-                    _emptyUntil = at + lease.RetryAfter;
+                    _emptyUntil = at + Ticks(lease.RetryAfter);
                 }
             }
         }

@@ -13,10 +13,13 @@ public sealed class GlobalRateLimiterGrain(
     [FromKeyedServices(RateLimitOptions.Clock)] TimeProvider clock) : Grain, IGlobalRateLimiterGrain
 {
     private readonly TokenBucket _bucket = new();
+    // The bucket only compares the times it is given, so it runs on a monotonic time line (activation start plus the
+    // time elapsed since): a wall-clock step back would otherwise stop its refill for the length of the step.
+    private readonly long _started = clock.GetTimestamp();
 
     public Task<TokenLease> LeaseAsync(int wanted)
     {
-        var granted = _bucket.Take(options.Value.Global, clock.GetUtcNow(), Math.Max(1, wanted), out var retryAfter);
+        var granted = _bucket.Take(options.Value.Global, DateTimeOffset.UnixEpoch + clock.GetElapsedTime(_started), Math.Max(1, wanted), out var retryAfter);
         return Task.FromResult(new TokenLease(granted, retryAfter));
     }
 }

@@ -33,6 +33,25 @@ public sealed class GlobalRateLimiterTests(RateLimitClusterFixture fixture)
         Assert.InRange(admitted, TokenLimit, TokenLimit * 11 / 10);
     }
 
+    [Fact]
+    public async Task A_backward_step_of_the_wall_clock_does_not_make_a_silo_refuse_messages()
+    {
+        var limiter = fixture.Limiter;
+        fixture.Clock.Advance(TimeSpan.FromMinutes(1));
+        await BurstAsync(limiter);
+        var refused = await limiter.TryAcquireAsync();
+        Assert.False(refused.Admitted);
+        Assert.InRange(refused.RetryAfter, TimeSpan.FromTicks(1), TimeSpan.FromSeconds(1));
+
+        // The wall clock is set back an hour while two seconds pass: 20 tokens refill at 10 per second.
+        fixture.Clock.StepWallClock(TimeSpan.FromHours(-1));
+        fixture.Clock.Advance(TimeSpan.FromSeconds(2));
+
+        var first = await limiter.TryAcquireAsync();
+        Assert.True(first.Admitted, $"refused with Retry-After {first.RetryAfter} after the wall clock stepped back an hour");
+        Assert.InRange(1 + await BurstAsync(limiter), 19, 21);
+    }
+
     /// <summary>Acquires with the clock stopped until the limiter refuses; returns how many passed.</summary>
     private async Task<int> BurstAsync(GlobalRateLimiter limiter)
     {
