@@ -129,6 +129,7 @@ public static class ProductSilo
         services.AddResponder<SessionOptions>(SessionOptions.ResponderKey);
         services.AddSingleton<GlobalRateLimiter>();
         services.AddSingleton(TimeProvider.System);
+        services.AddKeyedSingleton(RateLimitOptions.Clock, (sp, _) => sp.GetRequiredService<TimeProvider>());
         return services;
     }
 }

@@ -1,5 +1,6 @@
 using Lectures.Grains.Common;
 using Lectures.Grains.Sessions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -10,22 +11,33 @@ namespace Lectures.Grains.RateLimiting;
 /// <see cref="IGlobalRateLimiterGrain"/>, so the single global grain sees a few calls per second per silo, not one per
 /// message. Every admitted message spends a token that was taken out of the global bucket first, so the cluster never
 /// admits more messages than the bucket released. A batch is sized to about <see cref="LeaseLifetime"/> of this
-/// silo's recent demand (at most a tenth of the bucket, so silos share it) and the next one is fetched in the
-/// background when the batch runs low, so callers rarely wait for the global grain. Tokens unused after
-/// <see cref="LeaseLifetime"/> are dropped (never spent late), so an idle silo hoards nothing and a token is spent
-/// within a second of leaving the bucket.
+/// silo's recent demand and the next one is fetched in the background when the batch runs low, so callers rarely wait
+/// for the global grain. A silo holds at most its current lease, at most a tenth of the bucket (so silos share it and a
+/// burst after a quiet spell gets at most that on top of the bucket), and drops a lease's tokens
+/// <see cref="LeaseLifetime"/> after it arrived (never spent late), so a token is spent within about a second of
+/// leaving the bucket.
 /// </summary>
-public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOptions> options, TimeProvider clock, ILogger<GlobalRateLimiter> logger)
+public sealed class GlobalRateLimiter(
+    IGrainFactory grains,
+    IOptions<RateLimitOptions> options,
+    [FromKeyedServices(RateLimitOptions.Clock)] TimeProvider clock,
+    ILogger<GlobalRateLimiter> logger)
 {
     private static readonly TimeSpan LeaseLifetime = TimeSpan.FromMilliseconds(500);
 
     private readonly Lock _lock = new();
     private readonly TokenBucketOptions _options = options.Value.Global;
+    // The newest lease, and the rest of the one before it: a lease fetched ahead keeps its own expiry, so the rest of
+    // the previous one is spent first and dropped when it expires, never renewed.
+    // Times are monotonic timestamps (TimeProvider.GetTimestamp): a step of the wall clock must not stretch a lease or
+    // a refusal.
     private int _tokens;
+    private long _leaseExpires = long.MinValue;
+    private int _older;
+    private long _olderExpires = long.MinValue;
     private int _batch = 1;
-    private DateTimeOffset _leaseExpires;
-    private DateTimeOffset _emptyUntil;
-    private DateTimeOffset _lastLease;
+    private long _emptyUntil = long.MinValue;
+    private long? _lastLease;
     private long _consumed;
     private Task? _leasing;
 
@@ -34,6 +46,15 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
 
     /// <summary>Lease calls made to the global grain so far, granted or not (for tests and diagnostics).</summary>
     public long LeaseCalls { get; private set; }
+
+    /// <summary>Completes when no lease is in flight (for tests: a lease fetched ahead lands in the background).</summary>
+    public Task LeaseSettled()
+    {
+        lock (_lock)
+        {
+            return _leasing?.ContinueWith(_ => { }, TaskScheduler.Default) ?? Task.CompletedTask;
+        }
+    }
 
     /// <summary>True when a message may pass; otherwise how long until the bucket has a token again.</summary>
     public async ValueTask<(bool Admitted, TimeSpan RetryAfter)> TryAcquireAsync()
@@ -49,17 +70,25 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
             Task leasing;
             lock (_lock)
             {
-                var now = clock.GetUtcNow();
-                if (_tokens > 0 && now < _leaseExpires)
+                var now = clock.GetTimestamp();
+                if (Held(now) > 0)
                 {
-                    _tokens--;
+                    if (now < _olderExpires && _older > 0)
+                    {
+                        _older--;
+                    }
+                    else
+                    {
+                        _tokens--;
+                    }
+
                     _consumed++;
-                    if (_leasing is null && (_tokens <= _batch / 4 || now > _leaseExpires - LeaseLifetime / 4))
+                    if (_leasing is null && (Held(now) <= _batch / 4 || now > _leaseExpires - Ticks(LeaseLifetime / 4)))
                     {
                         // Running low or old: fetch the next batch while this one is still being spent. Nobody awaits
                         // it, so its failure (already logged) is observed here.
-                        _leasing = LeaseAsync(now);
-                        _leasing.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                        _leasing = StartLease(now);
+                        _leasing?.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                     }
 
                     return (true, TimeSpan.Zero);
@@ -67,10 +96,11 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
 
                 if (now < _emptyUntil)
                 {
-                    return (false, _emptyUntil - now);
+                    return (false, clock.GetElapsedTime(now, _emptyUntil));
                 }
 
-                leasing = _leasing ??= LeaseAsync(now);
+                // Holding nothing, the lease wants at least one token: never null here.
+                leasing = _leasing ??= StartLease(now)!;
             }
 
             await leasing;
@@ -80,15 +110,35 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
     // A tenth of the bucket at most, so silos share it fairly.
     private int MaxBatch => Math.Max(1, _options.TokenLimit / 10);
 
-    /// <summary>Called under the lock: sizes the batch from the demand seen since the last lease.</summary>
-    private async Task LeaseAsync(DateTimeOffset now)
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * clock.TimestampFrequency);
+
+    /// <summary>Called under the lock: the unexpired tokens this silo holds.</summary>
+    private int Held(long now) => (now < _olderExpires ? _older : 0) + (now < _leaseExpires ? _tokens : 0);
+
+    /// <summary>
+    /// Called under the lock: sizes the batch from the demand seen since the last lease and asks for what tops the
+    /// tokens held up to it, never beyond <see cref="MaxBatch"/>; null when the silo already holds that many.
+    /// </summary>
+    private Task? StartLease(long now)
     {
-        var elapsed = _lastLease == default ? LeaseLifetime : now - _lastLease;
+        var elapsed = _lastLease is { } last ? clock.GetElapsedTime(last, now) : LeaseLifetime;
         var demand = _consumed / Math.Max(elapsed.TotalSeconds, 0.001) * LeaseLifetime.TotalSeconds;
         _batch = (int)Math.Clamp(Math.Ceiling(demand * 1.5), 1, MaxBatch);
+        var held = Held(now);
+        // At least one token when the lease is old, so a silo with a steady trickle never waits for the grain.
+        var wanted = Math.Min(Math.Max(_batch - held, 1), MaxBatch - held);
+        if (wanted <= 0)
+        {
+            return null;
+        }
+
         _consumed = 0;
         _lastLease = now;
-        var wanted = _batch;
+        return LeaseAsync(wanted);
+    }
+
+    private async Task LeaseAsync(int wanted)
+    {
         // Yield first, so the lease is published in _leasing before the finally below can clear it.
         await Task.Yield();
         try
@@ -102,19 +152,19 @@ public sealed class GlobalRateLimiter(IGrainFactory grains, IOptions<RateLimitOp
             var lease = await grains.GetGrain<IGlobalRateLimiterGrain>(IGlobalRateLimiterGrain.Key).LeaseAsync(wanted);
             lock (_lock)
             {
-                var at = clock.GetUtcNow();
+                var at = clock.GetTimestamp();
                 Leased += lease.Granted;
                 if (lease.Granted > 0)
                 {
-                    // The rest of a batch fetched ahead joins the new one: a token is spent at most two lifetimes (1 s)
-                    // after it left the bucket, or dropped.
-                    _tokens = (at < _leaseExpires ? _tokens : 0) + lease.Granted;
-                    _leaseExpires = at + LeaseLifetime;
-                    _emptyUntil = DateTimeOffset.MinValue;
+                    // The rest of the current lease keeps its expiry; anything older has expired or is dropped.
+                    (_older, _olderExpires) = at < _leaseExpires ? (_tokens, _leaseExpires) : (0, long.MinValue);
+                    _tokens = lease.Granted;
+                    _leaseExpires = at + Ticks(LeaseLifetime);
+                    _emptyUntil = long.MinValue;
                 }
                 else
                 {
-                    _emptyUntil = at + lease.RetryAfter;
+                    _emptyUntil = at + Ticks(lease.RetryAfter);
                 }
             }
         }

@@ -2,7 +2,8 @@ namespace Lectures.Grains.RateLimiting;
 
 /// <summary>
 /// A token bucket as a value: <see cref="Tokens"/> as of <see cref="UpdatedAt"/>. Refill is computed lazily from the
-/// elapsed time (no timer), continuously at <see cref="TokenBucketOptions.Rate"/>, capped at the limit.
+/// elapsed time (no timer), continuously at <see cref="TokenBucketOptions.Rate"/>, capped at the limit. Stored with a
+/// user's session and read on any silo, so it runs on wall-clock time; a step back counts as no time passed.
 /// </summary>
 [GenerateSerializer, Alias("ratelimits.bucket")]
 public sealed class TokenBucket
@@ -35,6 +36,8 @@ public sealed class TokenBucket
         }
 
         Tokens = Math.Min(Tokens, options.TokenLimit);
-        UpdatedAt = now > UpdatedAt ? now : UpdatedAt;
+        // A step back of the wall clock counts as no time passed, and time counts again from the new reading: keeping
+        // the later reading would refill nothing until the clock caught up, refusing the user for the length of the step.
+        UpdatedAt = now;
     }
 }
