@@ -41,7 +41,7 @@ class AsyncLecturesClient:
         user_message_clock_skew: float = 2.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json, application/problem+json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)

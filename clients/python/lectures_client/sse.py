@@ -105,7 +105,9 @@ class ResumableStream(Generic[E]):
         """A fresh parser for a new connection, and the headers that resume where the last one ended."""
         self._parser = SseParser()
         self._lines = LineSplitter()
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        # problem+json too: the product answers a refusal of a stream (404, 401) with an empty 500 when the client
+        # accepts only text/event-stream.
+        headers = {"Accept": "text/event-stream, application/problem+json", "Cache-Control": "no-cache"}
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = str(self.last_event_id)
         return headers

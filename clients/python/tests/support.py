@@ -173,9 +173,9 @@ class FakeApi:
                         self.wfile.write(b": keep-alive\n\n")
                         self.wfile.flush()
                         time.sleep(0.1)
+                    self.connection.shutdown(socket.SHUT_RDWR)
                 except OSError:
-                    pass
-                self.connection.shutdown(socket.SHUT_RDWR)
+                    pass  # the client left first
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
