@@ -44,7 +44,9 @@ public sealed record PromptMessage([property: Id(0)] PromptRole Role, [property:
 /// <summary>
 /// One request to generate. <see cref="Deadline"/> counts from the owner's mark, so the time a hand-over takes is
 /// part of it; the worker reports until <see cref="ReportUntil"/>, the moment the owner's loss check may end the
-/// request itself, so a reply generated in time is never lost to a slow or failing report.
+/// request itself, so a reply generated in time is never lost to a slow or failing report. <see cref="ResumeOnly"/> is
+/// the hand-over of a new activation of the owner: a worker still generating the request goes on, one that does not
+/// have it (its silo died) reports it <see cref="GenerationOutcome.Interrupted"/> at once.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("generation.request")]
 public sealed record GenerationRequest(
@@ -57,7 +59,8 @@ public sealed record GenerationRequest(
     [property: Id(6)] string Responder,
     [property: Id(7)] bool Streaming,
     [property: Id(8)] int MaxChars,
-    [property: Id(9)] string CutMarker);
+    [property: Id(9)] string CutMarker,
+    [property: Id(10)] bool ResumeOnly = false);
 
 /// <summary>What a generation produced: the reply's text, or why there is none.</summary>
 [GenerateSerializer, Immutable, Alias("generation.result")]

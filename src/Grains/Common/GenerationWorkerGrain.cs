@@ -25,7 +25,7 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
     {
         if (_current?.RequestId == request.RequestId)
         {
-            // Handed over again by a new activation of the owner: this generation reports to it.
+            // Handed over again by a new activation of the owner: this generation goes on and reports to it.
             return Task.CompletedTask;
         }
 
@@ -70,7 +70,8 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
                 await replaced.WaitAsync(ReplacedGrace, clock).ContinueWith(_ => { }, TaskScheduler.Current);
             }
 
-            var result = await GenerateAsync(request, running);
+            // A hand-over after the owner's reactivation that this worker never had: the generation was lost with its silo.
+            var result = request.ResumeOnly ? new GenerationResult(GenerationOutcome.Interrupted, "") : await GenerateAsync(request, running);
             if (result is not null)
             {
                 await ReportAsync(request, result, running);

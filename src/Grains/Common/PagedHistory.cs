@@ -93,16 +93,18 @@ public sealed class PagedHistory<T>(IGrainStorage store, GrainId owner, string p
             }
         }
 
-        // Entries after the last page fill it up to pageChars, then new pages.
+        // Entries after the last page go into it while they fit, then into new pages.
         var covered = next.Count > 0 ? next[^1].Ref.First + next[^1].Ref.Count : start;
         var number = _pages.Concat(next).Select(p => p.Ref.Number).DefaultIfEmpty(0).Max();
         while (covered < end)
         {
+            // A page takes entries while they fit in pageChars; an entry larger than that gets a page of its own.
             var last = next.Count > 0 ? next[^1] : null;
-            var open = last is not null && last.Entries.Sum(chars) < pageChars;
+            var size = last?.Entries.Sum(chars) ?? 0;
+            var open = last is not null && size + chars(entries[(int)(covered - start)]) <= pageChars;
+            size = open ? size : 0;
             var taken = new List<T>();
-            var size = open ? last!.Entries.Sum(chars) : 0;
-            while (covered + taken.Count < end && (taken.Count == 0 || size < pageChars))
+            while (covered + taken.Count < end && (taken.Count == 0 || size + chars(entries[(int)(covered + taken.Count - start)]) <= pageChars))
             {
                 var entry = entries[(int)(covered + taken.Count - start)];
                 taken.Add(entry);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Encodings.Web;
 using Lectures.Grains.Ai;
 using Lectures.Grains.Common;
 using Lectures.Grains.Jobs;
@@ -12,6 +13,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Serialization;
 using Orleans.Dashboard;
 using Orleans.Providers;
 using Orleans.Runtime.Hosting;
@@ -128,6 +130,9 @@ public static class ProductSilo
         services.AddValidatedOptions<RateLimitOptions>(configuration, RateLimitOptions.Section);
         services.AddResponder<SessionOptions>(SessionOptions.ResponderKey);
         services.AddSingleton<GlobalRateLimiter>();
+        // Stored text unescaped: the default encoder writes every character outside ASCII as a six-byte \uXXXX escape.
+        // The store is no HTML page, so the relaxed encoder (which still escapes what JSON requires) is the right one.
+        services.Configure<SystemTextJsonGrainStorageSerializerOptions>(o => o.JsonSerializerOptions.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
         services.AddSingleton(TimeProvider.System);
         services.AddKeyedSingleton(RateLimitOptions.Clock, (sp, _) => sp.GetRequiredService<TimeProvider>());
         return services;

@@ -48,7 +48,7 @@ public sealed class RoomGrain(
         var context = RoomRules.Context(S, _agents.ContextMessages);
         foreach (var agent in S.Agents.Where(a => a.RespondingTo is not null))
         {
-            StartGeneration(agent, context);
+            StartGeneration(agent, context, resumeOnly: true);
         }
 
         _lostCheck.Sync();
@@ -111,11 +111,12 @@ public sealed class RoomGrain(
             ?? throw DomainException.Invalid("agentIds", $"Room '{RoomCode}' has no agent '{id}'.")).ToList();
 
         var (result, events) = RoomRules.Post(S, RoomCode, senderId, text, clientMessageId, targets, clock.GetUtcNow(), _maxMessages);
+        // The check that ends a lost pair is registered in the background, alongside the write that stores the pairs:
+        // nothing here waits on the reminder table (a failed registration is retried, and repaired at activation).
+        _lostCheck.Sync();
         await CommitAsync(events);
         if (result.TriggeredAgents.Count > 0)
         {
-            // The pairs are stored: the check that ends them if their generation is lost is registered in the background.
-            _lostCheck.Sync();
             var context = RoomRules.Context(S, _agents.ContextMessages);
             foreach (var agentId in result.TriggeredAgents)
             {
@@ -241,12 +242,12 @@ public sealed class RoomGrain(
     /// meets a seconds-long call, and generations of a busy room spread over the cluster. The pair's deadline counts
     /// from its mark, so the hand-over is part of it; the worker reports until the loss check could end the pair.
     /// </summary>
-    private void StartGeneration(AgentState agent, List<MessageView> context)
+    private void StartGeneration(AgentState agent, List<MessageView> context, bool resumeOnly = false)
     {
         var since = agent.RespondingSince ?? clock.GetUtcNow();
         var request = new GenerationRequest(this.GetGrainId(), agent.AgentId, agent.RespondingTo!.Value.ToString(CultureInfo.InvariantCulture),
             RoomRules.Prompt(RoomCode, new AgentDefinition(agent.AgentId, agent.Name, agent.Persona), context),
-            since + _agents.ResponseTimeout, since + _agents.LostAfter, Responder, _agents.Streaming, RoomRules.MaxReplyChars, "");
+            since + _agents.ResponseTimeout, since + _agents.LostAfter, Responder, _agents.Streaming, RoomRules.MaxReplyChars, "", resumeOnly);
         try
         {
             _ = Worker(agent.AgentId).StartAsync(request);

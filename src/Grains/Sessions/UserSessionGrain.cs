@@ -9,8 +9,8 @@ using Orleans.Storage;
 namespace Lectures.Grains.Sessions;
 
 /// <summary>
-/// The Orleans shell around <see cref="SessionRules"/>: it commits what the rules return (history pages, then the
-/// record), hands the request in flight to the user's <see cref="GenerationWorkerGrain"/>, takes its result through
+/// The Orleans shell around <see cref="SessionRules"/>: it commits what the rules return (<see cref="SessionStore"/>),
+/// hands the request in flight to the user's <see cref="GenerationWorkerGrain"/>, takes its result through
 /// <see cref="CompleteGenerationAsync"/> (idempotent per request), keeps its durable checks in the background
 /// (<see cref="BackgroundReminder"/>) and publishes durable changes through its <see cref="EventLog{T}"/>.
 /// Not reentrant: a change is one turn that applies a rule, writes and only then answers, so the busy check and the
@@ -27,43 +27,39 @@ public sealed class UserSessionGrain(
     TimeProvider clock,
     ILogger<UserSessionGrain> logger) : Grain, IUserSessionGrain, IRemindable
 {
-    private const string RecoveryReminder = "recover";
-    private const string IdleReminder = "idle";
     private const string Slot = "reply";
-    // A page closes at about two messages of the longest text.
-    private const int PageChars = 16_384;
 
     private readonly SessionOptions _options = options.Value;
+    private readonly OutcomeWaiters _waiters = new(clock);
     // Changes are not interleaved, so between turns this is what is written (plus the bucket of refused messages).
     private SessionState _state = SessionState.Empty;
     // What the interleaving reads answer from: the state as last written.
     private SessionState _durable = SessionState.Empty;
-    private PagedHistory<HistoryEntry> _history = null!;
+    private SessionStore _store = null!;
     private EventLog<SessionEvent> _events = null!;
     private BackgroundReminder _recovery = null!;
     private BackgroundReminder _idle = null!;
-    private Dictionary<string, TaskCompletionSource<RequestOutcome?>>? _waiters;
+    // While a message is being accepted: its recovery check is registered alongside the write, not after it.
+    private bool _accepting;
     private bool _broken;
 
     private DateTimeOffset Now => clock.GetUtcNow();
+    private IGenerationWorkerGrain Worker => GrainFactory.GetGrain<IGenerationWorkerGrain>(GenerationKeys.Worker(this.GetGrainId(), Slot));
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _history = new PagedHistory<HistoryEntry>(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(SessionOptions.Storage), this.GetGrainId(),
-            "history", PageChars, e => e.Text.Length, logger);
+        _store = new SessionStore(record, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(SessionOptions.Storage), this, logger);
         _events = this.CreateEventLog<SessionEvent>(LiveStreams.Sessions, logger);
-        var stored = record.State;
-        var history = stored.History is { Count: > 0 } legacy ? [.. legacy] : await _history.LoadAsync(stored.Incarnation, stored.HistoryPages, stored.HistoryStart);
-        _state = _durable = SessionState.FromRecord(stored, history);
-        _recovery = new(this, RecoveryReminder, _options.RecoveryPeriod, () => _state.ActiveRequestId is not null || !_state.Queue.IsEmpty, logger);
-        _idle = new(this, IdleReminder, _options.IdleCheckPeriod, () => _state.Exists, logger);
+        _state = _durable = await _store.LoadAsync();
+        _recovery = new(this, "recover", _options.RecoveryPeriod, () => _accepting || _state.ActiveRequestId is not null || !_state.Queue.IsEmpty, logger);
+        _idle = new(this, "idle", _options.IdleCheckPeriod, () => _state.Exists, logger);
         if (SessionRules.IsLost(_state, Now, _options))
         {
             await FinishAsync(_state.ActiveRequestId!, RequestStatus.Failed, null);
         }
 
-        // A worker still generating the request in flight keeps it and reports here; one that lost it generates it again.
-        Dispatch();
+        // A worker still generating the request in flight goes on and reports here; one that lost it reports it interrupted.
+        Dispatch(resumeOnly: true);
         _recovery.Sync();
         _idle.Sync();
     }
@@ -71,33 +67,16 @@ public sealed class UserSessionGrain(
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // Wait-mode callers ask the next activation; generation goes on in the worker, which reports there.
-        foreach (var waiter in _waiters?.Values.ToList() ?? [])
-        {
-            waiter.TrySetResult(null);
-        }
-
+        _waiters.ReleaseAll();
         return Task.CompletedTask;
     }
 
     public async Task<SendResult> SendAsync(string text)
     {
         EnsureUsable();
-        // Rate limits before anything else: every message costs a token, also one refused as busy.
-        if (limits.Value.User.Enabled)
+        if (await RateLimitAsync() is { } limited)
         {
-            (_state, var admitted, var retryAfter) = SessionRules.TakeToken(_state, limits.Value.User, Now);
-            if (!admitted)
-            {
-                DomainMetrics.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("scope", "user"));
-                return new SendResult(SendOutcome.RateLimitedUser, null, default, 0, retryAfter);
-            }
-        }
-
-        var (globalAdmitted, globalRetry) = await global.TryAcquireAsync();
-        if (!globalAdmitted)
-        {
-            DomainMetrics.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("scope", "global"));
-            return new SendResult(SendOutcome.RateLimitedGlobal, null, default, 0, globalRetry);
+            return limited;
         }
 
         switch (SessionRules.Admit(_state, _options))
@@ -115,36 +94,25 @@ public sealed class UserSessionGrain(
         var requestId = Guid.NewGuid().ToString("N");
         var (next, position) = SessionRules.Accept(_state, requestId, text, Now, Now.ToUnixTimeMilliseconds() * 1000, _options);
         var status = position == 0 ? RequestStatus.Processing : RequestStatus.Queued;
-        await CommitAsync(next, ("status", requestId, status, null));
+        _accepting = true;
+        _recovery.Sync();
+        try
+        {
+            await CommitAsync(next, ("status", requestId, status, null));
+        }
+        finally
+        {
+            _accepting = false;
+        }
+
         DomainMetrics.SessionRequests.Add(1);
         Dispatch();
-        _recovery.Sync();
         _idle.Sync();
         return new SendResult(SendOutcome.Accepted, requestId, status, position, TimeSpan.Zero);
     }
 
-    public async Task<RequestOutcome?> WaitAsync(string requestId, TimeSpan maxWait, CancellationToken cancellationToken = default)
-    {
-        if (SessionRules.Outcome(_durable, requestId) is { } known)
-        {
-            return known;
-        }
-
-        _waiters ??= [];
-        if (!_waiters.TryGetValue(requestId, out var waiter))
-        {
-            _waiters[requestId] = waiter = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        try
-        {
-            return await waiter.Task.WaitAsync(maxWait, clock, cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            return null;
-        }
-    }
+    public Task<RequestOutcome?> WaitAsync(string requestId, TimeSpan maxWait, CancellationToken cancellationToken = default) =>
+        SessionRules.Outcome(_durable, requestId) is { } known ? Task.FromResult<RequestOutcome?>(known) : _waiters.WaitAsync(requestId, maxWait, cancellationToken);
 
     public async Task<CancelResult> CancelAsync()
     {
@@ -220,18 +188,45 @@ public sealed class UserSessionGrain(
             return;
         }
 
-        if (reminderName == RecoveryReminder && SessionRules.IsLost(_state, Now, _options) && _state.ActiveRequestId is { } lost)
+        if (SessionRules.IsLost(_state, Now, _options) && _state.ActiveRequestId is { } lost)
         {
             logger.LogInformation("Session {UserId}: request {RequestId} outlived its deadline and report; failing it", this.GetPrimaryKeyString(), lost);
             await FinishAsync(lost, RequestStatus.Failed, null);
         }
-        else if (reminderName == IdleReminder && SessionRules.IsExpired(_state, Now, _options))
+        else if (SessionRules.IsExpired(_state, Now, _options))
         {
-            await DeleteAsync();
+            await _store.DeleteAsync();
+            logger.LogInformation("Session {UserId} was idle for {IdleExpiry}; deleted", this.GetPrimaryKeyString(), _options.IdleExpiry);
+            // Calls queued behind this turn go to a new activation, which finds no session and starts a new one.
+            _state = _durable = SessionState.Empty with { EventSeq = _state.EventSeq };
+            DeactivateOnIdle();
         }
 
         _recovery.Sync();
         _idle.Sync();
+    }
+
+    /// <summary>Rate limits before anything else: every message costs a token, also one refused as busy. Null when admitted.</summary>
+    private async ValueTask<SendResult?> RateLimitAsync()
+    {
+        if (limits.Value.User.Enabled)
+        {
+            (_state, var admitted, var retryAfter) = SessionRules.TakeToken(_state, limits.Value.User, Now);
+            if (!admitted)
+            {
+                DomainMetrics.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("scope", "user"));
+                return new SendResult(SendOutcome.RateLimitedUser, null, default, 0, retryAfter);
+            }
+        }
+
+        var (globalAdmitted, globalRetry) = await global.TryAcquireAsync();
+        if (globalAdmitted)
+        {
+            return null;
+        }
+
+        DomainMetrics.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("scope", "global"));
+        return new SendResult(SendOutcome.RateLimitedGlobal, null, default, 0, globalRetry);
     }
 
     /// <summary>Ends the request in flight and starts the next queued one. False when it had ended already.</summary>
@@ -254,29 +249,7 @@ public sealed class UserSessionGrain(
         return true;
     }
 
-    /// <summary>Deletes the idle session: the record first (its pages are then unlisted, never read again), then the pages.</summary>
-    private async Task DeleteAsync()
-    {
-        try
-        {
-            await record.ClearStateAsync();
-            await _history.DeleteAllAsync();
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Session {UserId}: deleting the idle session failed; the next check tries again", this.GetPrimaryKeyString());
-            _broken = true;
-            DeactivateOnIdle();
-            return;
-        }
-
-        logger.LogInformation("Session {UserId} was idle for {IdleExpiry}; deleted", this.GetPrimaryKeyString(), _options.IdleExpiry);
-        // Calls queued behind this turn go to a new activation, which finds no session and starts a new one.
-        _state = _durable = SessionState.Empty with { EventSeq = _state.EventSeq };
-        DeactivateOnIdle();
-    }
-
-    /// <summary>Writes <paramref name="next"/> (history pages, then the record), then publishes its events: nothing shows what is not written.</summary>
+    /// <summary>Writes <paramref name="next"/>, then publishes its events: nothing shows what is not written.</summary>
     private async Task CommitAsync(SessionState next, params (string Type, string? RequestId, RequestStatus? Status, string? Reply)[] changes)
     {
         EnsureUsable();
@@ -286,49 +259,40 @@ public sealed class UserSessionGrain(
         next = next with { EventSeq = next.EventSeq + events.Count };
         try
         {
-            var pages = await _history.WriteAsync(next.Incarnation, next.History, next.HistoryStart);
-            record.State = next.ToRecord(pages);
-            await record.SaveAsync(this, logger);
+            await _store.WriteAsync(next);
         }
         catch
         {
             // Memory may now differ from the store: refuse everything until the session is reloaded.
             _broken = true;
-            DeactivateOnIdle();
             throw;
         }
 
-        _history.Committed();
         _state = _durable = next;
-        var now = Now;
         foreach (var (type, requestId, status, reply) in events)
         {
-            _events.Append(firstId++, type, new SessionEvent(requestId, status, reply, next.ActiveRequestId is not null, next.ActiveRequestId, next.Queue.Count, now));
+            _events.Append(firstId++, type, new SessionEvent(requestId, status, reply, next.ActiveRequestId is not null, next.ActiveRequestId, next.Queue.Count, Now));
         }
     }
 
     /// <summary>Hands the request in flight to the worker; its deadline counts from its mark, so the hand-over is part of it.</summary>
-    private void Dispatch()
+    private void Dispatch(bool resumeOnly = false)
     {
-        if (_state.ActiveRequestId is not { } requestId)
+        if (_state.ActiveRequestId is { } requestId)
         {
-            return;
+            var since = _state.ActiveSince ?? Now;
+            Worker.StartAsync(new GenerationRequest(this.GetGrainId(), Slot, requestId, SessionRules.Prompt(_state, requestId, _options.ContextMessages),
+                since + _options.ResponseTimeout, since + _options.LostAfter, SessionOptions.ResponderKey, false, _options.MaxReplyChars,
+                SessionRules.CutMarker, resumeOnly)).Ignore();
         }
-
-        var since = _state.ActiveSince ?? Now;
-        Worker.StartAsync(new GenerationRequest(this.GetGrainId(), Slot, requestId, SessionRules.Prompt(_state, requestId, _options.ContextMessages),
-            since + _options.ResponseTimeout, since + _options.LostAfter, SessionOptions.ResponderKey, false, _options.MaxReplyChars,
-            SessionRules.CutMarker)).Ignore();
     }
-
-    private IGenerationWorkerGrain Worker => GrainFactory.GetGrain<IGenerationWorkerGrain>(GenerationKeys.Worker(this.GetGrainId(), Slot));
 
     /// <summary>Wakes a wait-mode caller with the (durable) outcome of its request.</summary>
     private void Complete(string? requestId)
     {
-        if (requestId is not null && _waiters is not null && _waiters.Remove(requestId, out var waiter))
+        if (requestId is not null)
         {
-            waiter.TrySetResult(SessionRules.Outcome(_durable, requestId) ?? new RequestOutcome(requestId, RequestStatus.Cancelled, null));
+            _waiters.Complete(requestId, SessionRules.Outcome(_durable, requestId) ?? new RequestOutcome(requestId, RequestStatus.Cancelled, null));
         }
     }
 

@@ -178,7 +178,7 @@ public sealed class RoomApiTests(ApiFixture api)
         await Eventually.Poll(async () => await (await Http.GetAsync("/metrics")).Content.ReadAsStringAsync(),
             t => t.Contains("rooms_agent_replies"), TimeSpan.FromSeconds(20), "agent replies exported on /metrics");
         await Eventually.Poll(async () => await (await Http.GetAsync("/dashboard/DashboardCounters")).Content.ReadAsStringAsync(),
-            t => t.Contains("RoomGrain") && t.Contains("AgentWorkerGrain"), TimeSpan.FromSeconds(20), "room grains listed on the dashboard");
+            t => t.Contains("RoomGrain") && t.Contains("GenerationWorkerGrain"), TimeSpan.FromSeconds(20), "room grains listed on the dashboard");
     }
 
     [Fact]

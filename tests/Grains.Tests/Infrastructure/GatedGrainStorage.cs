@@ -64,7 +64,9 @@ public sealed class WriteGate
     private readonly List<Write> _writes = [];
 
     /// <summary>The gate of <paramref name="grain"/>; from now on its writes are recorded.</summary>
-    public static WriteGate Of(IAddressable grain) => Gates.GetOrAdd(grain.GetGrainId(), _ => new WriteGate());
+    public static WriteGate Of(IAddressable grain) => Of(grain.GetGrainId());
+
+    public static WriteGate Of(GrainId grain) => Gates.GetOrAdd(grain, _ => new WriteGate());
 
     internal static WriteGate? Find(GrainId grainId) => Gates.GetValueOrDefault(grainId);
 

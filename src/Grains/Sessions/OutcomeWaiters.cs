@@ -1,0 +1,45 @@
+namespace Lectures.Grains.Sessions;
+
+/// <summary>The wait-mode callers of one session, by request id; created by the first one (an idle session holds none).</summary>
+public sealed class OutcomeWaiters(TimeProvider clock)
+{
+    private Dictionary<string, TaskCompletionSource<RequestOutcome?>>? _waiters;
+
+    /// <summary>The outcome once <see cref="Complete"/> gives it; null after <paramref name="maxWait"/> or when <see cref="ReleaseAll"/> is called.</summary>
+    public async Task<RequestOutcome?> WaitAsync(string requestId, TimeSpan maxWait, CancellationToken cancellationToken)
+    {
+        _waiters ??= [];
+        if (!_waiters.TryGetValue(requestId, out var waiter))
+        {
+            _waiters[requestId] = waiter = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        try
+        {
+            return await waiter.Task.WaitAsync(maxWait, clock, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    public void Complete(string requestId, RequestOutcome outcome)
+    {
+        if (_waiters is not null && _waiters.Remove(requestId, out var waiter))
+        {
+            waiter.TrySetResult(outcome);
+        }
+    }
+
+    /// <summary>Answers every caller with null: they ask again (the activation is going away).</summary>
+    public void ReleaseAll()
+    {
+        foreach (var waiter in _waiters?.Values.ToList() ?? [])
+        {
+            waiter.TrySetResult(null);
+        }
+
+        _waiters = null;
+    }
+}
