@@ -24,11 +24,15 @@ public sealed class OutcomeWaiters(TimeProvider clock)
         }
     }
 
-    public void Complete(string requestId, RequestOutcome outcome)
+    /// <summary>Wakes the callers of <paramref name="requestIds"/> with their outcomes in <paramref name="written"/> (a request no longer there was cleared).</summary>
+    public void Complete(SessionState written, params IEnumerable<string?> requestIds)
     {
-        if (_waiters is not null && _waiters.Remove(requestId, out var waiter))
+        foreach (var requestId in requestIds)
         {
-            waiter.TrySetResult(outcome);
+            if (requestId is not null && _waiters is not null && _waiters.Remove(requestId, out var waiter))
+            {
+                waiter.TrySetResult(SessionRules.Outcome(written, requestId) ?? new RequestOutcome(requestId, RequestStatus.Cancelled, null));
+            }
         }
     }
 

@@ -132,6 +132,24 @@ public static class SessionRules
         ];
     }
 
+    public static SessionView View(SessionState s, string userId) => new(userId, s.ActiveRequestId is not null, s.ActiveRequestId, s.Queue.Count,
+        s.History.Select(e => e.View()).ToList(), s.CreatedAt, s.LastActiveAt);
+
+    /// <summary>The event that stands for every event a client missed: the session's status as of now.</summary>
+    public static ChangeEvent<SessionEvent> Snapshot(SessionState s, DateTimeOffset now) => new(s.EventSeq, "status", Event(s, null, null, null, now));
+
+    /// <summary>A live event about <paramref name="requestId"/>, with the session's status after the change.</summary>
+    public static SessionEvent Event(SessionState s, string? requestId, RequestStatus? status, string? reply, DateTimeOffset now) =>
+        new(requestId, status, reply, s.ActiveRequestId is not null, s.ActiveRequestId, s.Queue.Count, now);
+
+    /// <summary>What a generation's outcome makes of its request.</summary>
+    public static RequestStatus StatusOf(GenerationOutcome outcome) => outcome switch
+    {
+        GenerationOutcome.Reply => RequestStatus.Completed,
+        GenerationOutcome.Timeout => RequestStatus.Timeout,
+        _ => RequestStatus.Failed,
+    };
+
     public static HistoryEntry? Entry(SessionState s, string requestId) =>
         s.History.FindLast(e => e.Role == HistoryRole.User && e.RequestId == requestId);
 

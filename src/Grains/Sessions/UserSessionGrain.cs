@@ -27,15 +27,15 @@ public sealed class UserSessionGrain(
     TimeProvider clock,
     ILogger<UserSessionGrain> logger) : Grain, IUserSessionGrain, IRemindable
 {
-    private const string Slot = "reply";
-
     private readonly SessionOptions _options = options.Value;
     private readonly OutcomeWaiters _waiters = new(clock);
+    private readonly SessionAdmission _admission = new(options.Value, limits.Value, global, clock);
     // Changes are not interleaved, so between turns this is what is written (plus the bucket of refused messages).
     private SessionState _state = SessionState.Empty;
     // What the interleaving reads answer from: the state as last written.
     private SessionState _durable = SessionState.Empty;
     private SessionStore _store = null!;
+    private SessionGeneration _generation = null!;
     private EventLog<SessionEvent> _events = null!;
     private BackgroundReminder _recovery = null!;
     private BackgroundReminder _idle = null!;
@@ -44,11 +44,11 @@ public sealed class UserSessionGrain(
     private bool _broken;
 
     private DateTimeOffset Now => clock.GetUtcNow();
-    private IGenerationWorkerGrain Worker => GrainFactory.GetGrain<IGenerationWorkerGrain>(GenerationKeys.Worker(this.GetGrainId(), Slot));
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _store = new SessionStore(record, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(SessionOptions.Storage), this, logger);
+        _generation = new SessionGeneration(GrainFactory, this.GetGrainId(), _options);
         _events = this.CreateEventLog<SessionEvent>(LiveStreams.Sessions, logger);
         _state = _durable = await _store.LoadAsync();
         _recovery = new(this, "recover", _options.RecoveryPeriod, () => _accepting || _state.ActiveRequestId is not null || !_state.Queue.IsEmpty, logger);
@@ -59,7 +59,7 @@ public sealed class UserSessionGrain(
         }
 
         // A worker still generating the request in flight goes on and reports here; one that lost it reports it interrupted.
-        Dispatch(resumeOnly: true);
+        _generation.Start(_state, resumeOnly: true);
         _recovery.Sync();
         _idle.Sync();
     }
@@ -74,21 +74,15 @@ public sealed class UserSessionGrain(
     public async Task<SendResult> SendAsync(string text)
     {
         EnsureUsable();
-        if (await RateLimitAsync() is { } limited)
+        (_state, var refusal, var busy) = await _admission.AdmitAsync(_state);
+        if (busy is not null)
         {
-            return limited;
+            throw busy;
         }
 
-        switch (SessionRules.Admit(_state, _options))
+        if (refusal is not null)
         {
-            case Admission.Busy:
-                DomainMetrics.SessionBusyRefusals.Add(1, new KeyValuePair<string, object?>("reason", "busy"));
-                throw DomainException.Conflict(SessionErrors.Busy, "Another request of this user is in flight.",
-                    new Dictionary<string, string> { ["activeRequestId"] = _state.ActiveRequestId ?? "" });
-            case Admission.QueueFull:
-                DomainMetrics.SessionBusyRefusals.Add(1, new KeyValuePair<string, object?>("reason", "queue_full"));
-                // The request in flight ends within ResponseTimeout and frees a place.
-                return new SendResult(SendOutcome.QueueFull, null, default, 0, _options.ResponseTimeout);
+            return refusal;
         }
 
         var requestId = Guid.NewGuid().ToString("N");
@@ -106,7 +100,7 @@ public sealed class UserSessionGrain(
         }
 
         DomainMetrics.SessionRequests.Add(1);
-        Dispatch();
+        _generation.Start(_state);
         _idle.Sync();
         return new SendResult(SendOutcome.Accepted, requestId, status, position, TimeSpan.Zero);
     }
@@ -140,45 +134,29 @@ public sealed class UserSessionGrain(
         if (active is not null)
         {
             DomainMetrics.SessionCancellations.Add(1, new KeyValuePair<string, object?>("by", "clear"));
-            Worker.CancelAsync(active).Ignore();
+            _generation.Cancel(active);
         }
 
-        foreach (var requestId in queued.Prepend(active))
-        {
-            Complete(requestId);
-        }
-
+        _waiters.Complete(_durable, queued.Prepend(active));
         return new ClearResult(active is not null, true);
     }
 
     public Task<SessionView> GetAsync()
     {
         EnsureUsable();
-        var s = _durable;
-        return s.Exists
-            ? Task.FromResult(new SessionView(this.GetPrimaryKeyString(), s.ActiveRequestId is not null, s.ActiveRequestId, s.Queue.Count,
-                s.History.Select(e => e.View()).ToList(), s.CreatedAt, s.LastActiveAt))
+        return _durable.Exists
+            ? Task.FromResult(SessionRules.View(_durable, this.GetPrimaryKeyString()))
             : throw DomainException.NotFound(SessionErrors.NotFound, $"User '{this.GetPrimaryKeyString()}' has no session.");
     }
 
-    public Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
-    {
-        var s = _durable;
-        // The log holds every event of this incarnation: a client of a deleted one (lower ids) gets them all.
-        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<SessionEvent>(s.EventSeq, "status",
-            new SessionEvent(null, null, null, s.ActiveRequestId is not null, s.ActiveRequestId, s.Queue.Count, Now)), s.Incarnation));
-    }
+    // The log holds every event of this incarnation: a client of a deleted one (lower ids) gets them all.
+    public Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_events.After(afterId, () => SessionRules.Snapshot(_durable, Now), _durable.Incarnation));
 
     public async Task<bool> CompleteGenerationAsync(string slot, string requestId, GenerationResult result)
     {
         EnsureUsable();
-        var status = result.Outcome switch
-        {
-            GenerationOutcome.Reply => RequestStatus.Completed,
-            GenerationOutcome.Timeout => RequestStatus.Timeout,
-            _ => RequestStatus.Failed,
-        };
-        return await FinishAsync(requestId, status, result.Text);
+        return await FinishAsync(requestId, SessionRules.StatusOf(result.Outcome), result.Text);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -206,29 +184,6 @@ public sealed class UserSessionGrain(
         _idle.Sync();
     }
 
-    /// <summary>Rate limits before anything else: every message costs a token, also one refused as busy. Null when admitted.</summary>
-    private async ValueTask<SendResult?> RateLimitAsync()
-    {
-        if (limits.Value.User.Enabled)
-        {
-            (_state, var admitted, var retryAfter) = SessionRules.TakeToken(_state, limits.Value.User, Now);
-            if (!admitted)
-            {
-                DomainMetrics.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("scope", "user"));
-                return new SendResult(SendOutcome.RateLimitedUser, null, default, 0, retryAfter);
-            }
-        }
-
-        var (globalAdmitted, globalRetry) = await global.TryAcquireAsync();
-        if (globalAdmitted)
-        {
-            return null;
-        }
-
-        DomainMetrics.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("scope", "global"));
-        return new SendResult(SendOutcome.RateLimitedGlobal, null, default, 0, globalRetry);
-    }
-
     /// <summary>Ends the request in flight and starts the next queued one. False when it had ended already.</summary>
     private async Task<bool> FinishAsync(string requestId, RequestStatus status, string? reply)
     {
@@ -243,9 +198,9 @@ public sealed class UserSessionGrain(
         var stored = status == RequestStatus.Completed ? requestId : null;
         await CommitAsync(next, ("reply", stored, status, stored is null ? null : SessionRules.Outcome(next, requestId)?.Reply),
             ("status", requestId, status, null), ("status", next.ActiveRequestId, RequestStatus.Processing, null));
-        Worker.CancelAsync(requestId).Ignore();
-        Complete(requestId);
-        Dispatch();
+        _generation.Cancel(requestId);
+        _waiters.Complete(_durable, requestId);
+        _generation.Start(_state);
         return true;
     }
 
@@ -271,28 +226,7 @@ public sealed class UserSessionGrain(
         _state = _durable = next;
         foreach (var (type, requestId, status, reply) in events)
         {
-            _events.Append(firstId++, type, new SessionEvent(requestId, status, reply, next.ActiveRequestId is not null, next.ActiveRequestId, next.Queue.Count, Now));
-        }
-    }
-
-    /// <summary>Hands the request in flight to the worker; its deadline counts from its mark, so the hand-over is part of it.</summary>
-    private void Dispatch(bool resumeOnly = false)
-    {
-        if (_state.ActiveRequestId is { } requestId)
-        {
-            var since = _state.ActiveSince ?? Now;
-            Worker.StartAsync(new GenerationRequest(this.GetGrainId(), Slot, requestId, SessionRules.Prompt(_state, requestId, _options.ContextMessages),
-                since + _options.ResponseTimeout, since + _options.LostAfter, SessionOptions.ResponderKey, false, _options.MaxReplyChars,
-                SessionRules.CutMarker, resumeOnly)).Ignore();
-        }
-    }
-
-    /// <summary>Wakes a wait-mode caller with the (durable) outcome of its request.</summary>
-    private void Complete(string? requestId)
-    {
-        if (requestId is not null)
-        {
-            _waiters.Complete(requestId, SessionRules.Outcome(_durable, requestId) ?? new RequestOutcome(requestId, RequestStatus.Cancelled, null));
+            _events.Append(firstId++, type, SessionRules.Event(next, requestId, status, reply, Now));
         }
     }
 
