@@ -218,8 +218,10 @@ public sealed class UserSessionGrain(
         }
         catch
         {
-            // Memory may now differ from the store: refuse everything until the session is reloaded.
+            // Memory may now differ from the store: refuse everything until the session is reloaded, which the next
+            // activation does (a failed page write deactivates as a failed record write does).
             _broken = true;
+            DeactivateOnIdle();
             throw;
         }
 

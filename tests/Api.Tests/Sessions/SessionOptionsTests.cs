@@ -15,4 +15,18 @@ public sealed class SessionOptionsTests
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => HostProcess.StartApiAsync(new Dictionary<string, string?> { [key] = value }));
         Assert.Contains(named, failure.Message);
     }
+
+    [Fact]
+    public async Task A_queue_that_could_keep_a_wait_mode_message_longer_than_ten_minutes_stops_the_host_naming_the_keys()
+    {
+        // (20 + 1) x 30 s + 15 s = 10 min 45 s.
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => HostProcess.StartApiAsync(new Dictionary<string, string?>
+        {
+            ["Sessions:BusyPolicy"] = "Queue",
+            ["Sessions:MaxQueue"] = "20",
+            ["Sessions:ResponseTimeout"] = "00:00:30",
+        }));
+        Assert.Contains("Sessions:MaxQueue", failure.Message);
+        Assert.Contains("Sessions:ResponseTimeout", failure.Message);
+    }
 }

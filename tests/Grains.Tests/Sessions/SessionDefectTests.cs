@@ -121,6 +121,40 @@ public sealed class SessionDefectTests(ClusterFixture fixture)
     }
 }
 
+/// <summary>A failed write of a session: answered as unavailable, nothing of it stored, and the session reloaded from the store.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class SessionStoreFailureTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task A_message_whose_page_write_fails_is_refused_as_unavailable_and_the_session_serves_again_from_what_is_stored()
+    {
+        var session = fixture.Grains.GetGrain<IUserSessionGrain>(Keys.New("write-fails"));
+        var gate = WriteGate.Of(session);
+        var first = await session.SendAsync("stored question");
+        Assert.Equal(RequestStatus.Completed, (await session.WaitAsync(first.RequestId!, TimeSpan.FromSeconds(20)))?.Status);
+
+        gate.FailNext();
+        await Assert.ThrowsAsync<Lectures.Grains.Common.StorageUnavailableException>(() => session.SendAsync("never stored"));
+
+        // The broken activation goes away by itself; the next one reads what is stored.
+        var view = await Eventually.Poll(async () =>
+        {
+            try
+            {
+                return await session.GetAsync();
+            }
+            catch (Lectures.Grains.Common.StorageUnavailableException)
+            {
+                return null;
+            }
+        }, v => v is not null, TimeSpan.FromSeconds(10), "the session served again");
+        Assert.Equal([first.RequestId, first.RequestId], view!.History.Select(e => e.RequestId));
+        Assert.DoesNotContain(view.History, e => e.Text.Contains("never stored", StringComparison.Ordinal));
+        var again = await session.SendAsync("next question");
+        Assert.Equal(RequestStatus.Completed, (await session.WaitAsync(again.RequestId!, TimeSpan.FromSeconds(20)))?.Status);
+    }
+}
+
 /// <summary>Sessions that queue (point 3.5): a deactivation loses neither the request in flight nor a queued one.</summary>
 [Collection(QueueClusterCollection.Name)]
 public sealed class SessionQueueTests(QueueClusterFixture fixture)
