@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lectures.Grains.Common;
 using Lectures.Grains.Sessions;
 using Lectures.Grains.Tests.Infrastructure;
 using Orleans.Core.Internal;
@@ -134,7 +135,7 @@ public sealed class SessionStoreFailureTests(ClusterFixture fixture)
         Assert.Equal(RequestStatus.Completed, (await session.WaitAsync(first.RequestId!, TimeSpan.FromSeconds(20)))?.Status);
 
         gate.FailNext();
-        await Assert.ThrowsAsync<Lectures.Grains.Common.StorageUnavailableException>(() => session.SendAsync("never stored"));
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => session.SendAsync("never stored"));
 
         // The broken activation goes away by itself; the next one reads what is stored.
         var view = await Eventually.Poll(async () =>
@@ -143,7 +144,7 @@ public sealed class SessionStoreFailureTests(ClusterFixture fixture)
             {
                 return await session.GetAsync();
             }
-            catch (Lectures.Grains.Common.StorageUnavailableException)
+            catch (StorageUnavailableException)
             {
                 return null;
             }
