@@ -186,7 +186,8 @@ public sealed class HostProcess : IAsyncDisposable
         }
 
         _output.Enqueue(line);
-        while (_output.Count > 400)
+        // Enough to keep the first failure of a fault-suite phase through the health checks' noise.
+        while (_output.Count > 5000)
         {
             _output.TryDequeue(out _);
         }

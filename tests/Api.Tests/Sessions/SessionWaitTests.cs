@@ -9,14 +9,15 @@ public sealed class SessionWaitTests
     [Fact]
     public async Task A_wait_mode_message_that_waits_in_the_queue_longer_than_the_edge_timeout_is_answered_with_its_reply_not_503()
     {
-        // Seven messages of 2.8 s each, one after another: the last is answered after about 20 s, longer than this
-        // host's edge request timeout (5 s, raised to ResponseTimeout + 15 s = 18 s for the message route before).
+        // Seven messages of 3.5 s each, one after another: the last is answered after about 25 s, longer than this
+        // host's edge request timeout (5 s, raised to ResponseTimeout + 15 s = 20 s for the message route before),
+        // and each well inside its 5 s deadline.
         await using var host = await HostProcess.StartApiAsync(new Dictionary<string, string?>
         {
             ["Sessions:BusyPolicy"] = "Queue",
             ["Sessions:MaxQueue"] = "6",
-            ["Sessions:ResponseTimeout"] = "00:00:03",
-            ["Sessions:BuiltinLatency"] = "00:00:02.800",
+            ["Sessions:ResponseTimeout"] = "00:00:05",
+            ["Sessions:BuiltinLatency"] = "00:00:03.500",
             ["Api:Edge:RequestTimeout"] = "00:00:05",
         });
         var user = Ids.New("long-queue");

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Lectures.Grains.Hosting;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
+using Microsoft.Extensions.Options;
 
 namespace Lectures.Grains.Tests.Infrastructure;
 
@@ -11,13 +12,13 @@ namespace Lectures.Grains.Tests.Infrastructure;
 /// that a test uses to hold, fail or record that grain's writes. A write is serialized when it enters the store, as
 /// the Redis store does before its round trip, so a held write carries exactly what the grain handed over.
 /// </summary>
-public sealed class GatedGrainStorage(IGrainStorageSerializer serializer, IActivatorProvider activators) : IGrainStorage
+public sealed class GatedGrainStorage(IGrainStorageSerializer serializer, IActivatorProvider activators, IOptions<Orleans.Configuration.ClusterOptions> cluster) : IGrainStorage
 {
-    // One store for the whole in-process cluster: a grain reactivated on the other silo reads what was written.
-    private static ProcessMemoryGrainStorage? s_shared;
+    // One store per in-process cluster, shared by its silos: a grain reactivated on the other silo reads what was
+    // written. Per cluster, because a store holds its cluster's serializer, which goes away with that cluster.
+    private static readonly ConcurrentDictionary<string, ProcessMemoryGrainStorage> Stores = new();
 
-    private readonly ProcessMemoryGrainStorage _store =
-        LazyInitializer.EnsureInitialized(ref s_shared, () => new ProcessMemoryGrainStorage(serializer, activators));
+    private readonly ProcessMemoryGrainStorage _store = Stores.GetOrAdd(cluster.Value.ClusterId, _ => new ProcessMemoryGrainStorage(serializer, activators));
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         _store.ReadStateAsync(stateName, grainId, grainState);
