@@ -196,16 +196,17 @@ public sealed class RoomGrain(
             return;
         }
 
+        // Taken before the pairs end: ending one clears its agent's RespondingTo.
+        var pairs = lost.Select(a => (a.AgentId, Seq: a.RespondingTo!.Value)).ToList();
         var events = new List<(string, RoomChange)>();
-        foreach (var agent in lost)
+        foreach (var (agentId, seq) in pairs)
         {
-            logger.LogInformation("Agent {AgentId} of room {RoomCode} lost its generation for message {Seq}; ending it as interrupted",
-                agent.AgentId, RoomCode, agent.RespondingTo);
-            events.AddRange(RoomRules.End(S, agent.AgentId, agent.RespondingTo!.Value, "", RoomErrors.Interrupted, now, _maxMessages)!);
+            logger.LogInformation("Agent {AgentId} of room {RoomCode} lost its generation for message {Seq}; ending it as interrupted", agentId, RoomCode, seq);
+            events.AddRange(RoomRules.End(S, agentId, seq, "", RoomErrors.Interrupted, now, _maxMessages)!);
         }
 
         await CommitAsync(events);
-        CancelGenerations(lost.Select(a => (a.AgentId, a.RespondingTo!.Value)));
+        CancelGenerations(pairs);
         foreach (var _ in lost)
         {
             Count(RoomErrors.Interrupted);

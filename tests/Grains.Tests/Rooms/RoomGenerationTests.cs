@@ -84,4 +84,23 @@ public sealed class RoomGenerationTests(ClusterFixture fixture)
         Assert.Equal(["agent-0"], (await posting).TriggeredAgents);
         await AllIdle(room);
     }
+
+    [Fact]
+    public async Task A_pair_whose_report_cannot_be_stored_before_its_loss_deadline_ends_once_as_interrupted()
+    {
+        var room = await NewRoom("[slow] unreported");
+        var gate = WriteGate.Of(room);
+        var post = await room.PostAsync("player-0", "a question");
+        // The report's write (2.5 s after the post) is held past the pair's loss deadline (ResponseTimeout + 5 s), then fails.
+        var report = gate.HoldNext();
+        await report.Reached.WaitAsync(Settle);
+        await Task.Delay(ClusterFixture.AgentResponseTimeout + TimeSpan.FromSeconds(6));
+        report.Fail();
+
+        // The worker gives up; the loss check of the room's next activation ends the pair.
+        await AllIdle(room);
+        var agentMessages = (await room.GetMessagesAsync(0, 100)).Messages.Where(m => m.SenderKind == SenderKind.Agent).ToList();
+        var ended = Assert.Single(agentMessages);
+        Assert.Equal((post.Seq, MessageOutcome.Failed, RoomErrors.Interrupted), (ended.InReplyTo!.Value, ended.Outcome!.Value, ended.Error));
+    }
 }
