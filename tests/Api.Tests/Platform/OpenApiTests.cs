@@ -40,6 +40,21 @@ public sealed partial class OpenApiTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Every_declared_tag_has_operations_and_no_nullable_value_is_a_oneOf_that_null_matches_twice()
+    {
+        var text = await api.Http.GetStringAsync("/openapi/v1.json");
+        var document = JsonDocument.Parse(text).RootElement;
+        var used = document.GetProperty("paths").EnumerateObject().SelectMany(p => p.Value.EnumerateObject())
+            .SelectMany(o => o.Value.GetProperty("tags").EnumerateArray().Select(t => t.GetString())).ToHashSet();
+        Assert.All(document.GetProperty("tags").EnumerateArray(), t => Assert.Contains(t.GetProperty("name").GetString(), used));
+        // A oneOf that lists null beside a schema that admits null too (a free JSON value, an enum with null) refuses null.
+        Assert.DoesNotContain("\"oneOf\":[{\"type\":\"null\"}", text.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.True(schemas.GetProperty("UserSessionResponse").GetProperty("properties").TryGetProperty("history", out _));
+        Assert.True(schemas.GetProperty("SessionResponse").GetProperty("properties").TryGetProperty("contents", out _));
+    }
+
+    [Fact]
     public async Task The_live_document_lints_with_no_errors_under_Redocly_recommended_rules()
     {
         var redocly = FindRedocly();
