@@ -47,9 +47,20 @@ class Product:
         env.pop("ConnectionStrings__Redis", None)
         env.update(extra_env or {})
         self.log_path = log_path
+        self._env = env
         self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(["dotnet", str(PRODUCT_DLL), "--urls", self.url], env=env,
+        self._start()
+
+    def _start(self) -> None:
+        self.process = subprocess.Popen(["dotnet", str(PRODUCT_DLL), "--urls", self.url], env=self._env,
                                         cwd=PRODUCT_DLL.parent, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def restart(self) -> None:
+        """Stops the process (SIGTERM, as an orchestrator does) and starts it again on the same ports."""
+        self.process.terminate()
+        self.process.wait(30)
+        self._start()
+        self.wait_ready()
 
     def wait_ready(self, deadline_seconds: float = 60.0) -> None:
         deadline = time.monotonic() + deadline_seconds
