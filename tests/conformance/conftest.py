@@ -71,6 +71,10 @@ class Validator:
         REPORT.append(answer)
         return response
 
+    def forget_last(self) -> None:
+        """Drops the last answer: the drive could not produce the refusal it meant to that time, and tries again."""
+        REPORT.remove(self.answers.pop())
+
     def check(self) -> None:
         """Every answer since the last check has the status the drive meant to produce and conforms to the document; a
         request meant to be valid (a 2xx) also conforms (a refusal's request is wrong on purpose)."""

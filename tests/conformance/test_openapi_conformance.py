@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import ADMIN, CLIENT, DOCUMENTS, EDGE, PLAYER, REPORT, ROBOT, USER, WORKER, Validator, support
 
@@ -247,11 +248,16 @@ def test_keys_and_edge_limits_answers_conform(keyed_product: tuple[Product, Vali
     # One open stream per key: a second one is refused with 429.
     with httpx.stream("GET", f"{product.url}/api/jobs/{job}/events", headers={"Authorization": f"Bearer {CLIENT}"}, timeout=10):
         v.call("GET", JOB + "/events", 429, key=CLIENT, jobId=job)
-    # The edge limit: a burst beyond the key's bucket, then one more through the validator.
+    # The edge limit: requests straight to the product until the key's bucket is empty, then one through the validator.
+    # The bucket refills once a second; a refill that lands in between gives the request a token, and the drive repeats.
     with httpx.Client(base_url=product.url, headers={"Authorization": f"Bearer {EDGE}"}) as direct:
-        for _ in range(80):
-            direct.get(f"/api/jobs/{job}")
-    v.call("GET", JOB, 429, key=EDGE, jobId=job)
+        for _ in range(5):
+            for _ in range(500):
+                if direct.get(f"/api/jobs/{job}").status_code == 429:
+                    break
+            if v.call("GET", JOB, 429, key=EDGE, jobId=job).status_code == 429:
+                break
+            v.forget_last()
     v.check()
 
 
@@ -286,8 +292,10 @@ def test_storage_unavailable_answers_conform(redis_product: tuple[Product, Valid
 REFUSALS = {400, 401, 403, 404, 409, 412, 413, 415, 429}
 
 
-def test_together_the_drive_covered_every_operation_and_every_refusal() -> None:
-    assert REPORT and DOCUMENTS, "run with the other tests of this module"
+def test_together_the_drive_covered_every_operation_and_every_refusal(request: pytest.FixtureRequest) -> None:
+    selected = {item.name for item in request.session.items if item.module is request.module}
+    if selected != {name for name in globals() if name.startswith("test_")}:
+        pytest.skip("a check of the whole drive: run with every test of this module")
     declared = {op["operationId"] for document in DOCUMENTS for path in document["paths"].values()
                 for op in path.values() if isinstance(op, dict) and "operationId" in op}
     driven = {a.operation for a in REPORT}
