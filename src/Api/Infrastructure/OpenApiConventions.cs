@@ -1,6 +1,7 @@
 using Lectures.Api.Errors;
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.OpenApi;
@@ -33,8 +34,12 @@ public static partial class OpenApiConventions
             builder.ProducesProblem(status);
         }
 
-        return builder.WithDescription("Problem codes: " + string.Join(", ", all.Select(p => $"{p[..3]} `{p[4..]}`")) + ".");
+        return builder.WithMetadata(new ProblemCodes(all))
+            .WithDescription("Problem codes: " + string.Join(", ", all.Select(p => $"{p[..3]} `{p[4..]}`")) + ".");
     }
+
+    /// <summary>The problems an operation can answer, as <c>"404 job.not_found"</c>.</summary>
+    public sealed record ProblemCodes(IReadOnlyList<string> Entries);
 
     /// <summary>A Server-Sent Events route: the 200 is <c>text/event-stream</c>; no request timeout; open streams capped per key.</summary>
     public static RouteHandlerBuilder EventStream(this RouteHandlerBuilder builder)
@@ -49,6 +54,11 @@ public static partial class OpenApiConventions
         o.AddOperationTransformer((operation, context, _) =>
         {
             DeclareRetryAfter(operation);
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<ProblemCodes>().LastOrDefault() is { } codes)
+            {
+                DeclareProblemCodes(operation, codes);
+            }
+
             // Every route that requires a policy takes an API key, in either header.
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
             if (metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any())
@@ -191,6 +201,40 @@ public static partial class OpenApiConventions
         problem.Properties["currentETag"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "412: the resource's current ETag." };
         problem.Properties["state"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "409 `lecture.invalid_transition`: the run's state." };
         problem.Properties["command"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "409 `lecture.invalid_transition`: the refused command." };
+    }
+
+    /// <summary>
+    /// Each problem response lists the codes it can carry, in its description and as an <c>enum</c> of its <c>code</c>,
+    /// so a validator refuses a code the document does not name.
+    /// </summary>
+    private static void DeclareProblemCodes(OpenApiOperation operation, ProblemCodes codes)
+    {
+        foreach (var byStatus in codes.Entries.GroupBy(e => e[..3], e => e[4..]))
+        {
+            if (operation.Responses is null || !operation.Responses.TryGetValue(byStatus.Key, out var declared)
+                || declared is not OpenApiResponse response || response.Content is null
+                || !response.Content.TryGetValue("application/problem+json", out var media) || media.Schema is not { } problem)
+            {
+                continue;
+            }
+
+            var names = byStatus.Distinct().ToList();
+            response.Description = $"{response.Description}: {string.Join(", ", names.Select(n => $"`{n}`"))}";
+            media.Schema = new OpenApiSchema
+            {
+                AllOf =
+                [
+                    problem,
+                    new OpenApiSchema
+                    {
+                        Properties = new Dictionary<string, IOpenApiSchema>
+                        {
+                            ["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = names.Select(n => (JsonNode)JsonValue.Create(n)).ToList() },
+                        },
+                    },
+                ],
+            };
+        }
     }
 
     /// <summary>Every 429 and 503 says when to retry.</summary>
