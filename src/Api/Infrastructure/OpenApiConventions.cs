@@ -108,7 +108,7 @@ public static partial class OpenApiConventions
     /// (a lecture's <c>SessionResponse</c> and a chatbot's) shared one schema and one of them was documented with the
     /// other's fields. A second type under a taken name gets its full name instead.
     /// </summary>
-    private static Func<JsonTypeInfo, string?> UniqueSchemaNames()
+    public static Func<JsonTypeInfo, string?> UniqueSchemaNames()
     {
         var owners = new ConcurrentDictionary<string, Type>();
         return info =>

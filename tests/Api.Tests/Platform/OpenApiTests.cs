@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Lectures.Api.Infrastructure;
 using Lectures.Api.Tests.Infrastructure;
 
 namespace Lectures.Api.Tests.Platform;
@@ -52,6 +53,32 @@ public sealed partial class OpenApiTests(ApiFixture api)
         var schemas = document.GetProperty("components").GetProperty("schemas");
         Assert.True(schemas.GetProperty("UserSessionResponse").GetProperty("properties").TryGetProperty("history", out _));
         Assert.True(schemas.GetProperty("SessionResponse").GetProperty("properties").TryGetProperty("contents", out _));
+    }
+
+    [Fact]
+    public void Two_types_of_one_name_get_a_schema_name_each()
+    {
+        var names = OpenApiConventions.UniqueSchemaNames();
+        var options = JsonSerializerOptions.Default;
+
+        var first = names(options.GetTypeInfo(typeof(Lecturing.Same)));
+        var second = names(options.GetTypeInfo(typeof(Chatting.Same)));
+
+        Assert.Equal("Same", first);
+        Assert.NotNull(second);
+        Assert.NotEqual(first, second);
+        Assert.Matches("^[A-Za-z0-9._-]+$", second);
+        Assert.Equal(first, names(options.GetTypeInfo(typeof(Lecturing.Same))));
+    }
+
+    private static class Lecturing
+    {
+        public sealed record Same(string Contents);
+    }
+
+    private static class Chatting
+    {
+        public sealed record Same(string History);
     }
 
     [Fact]
