@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -46,9 +47,20 @@ class Product:
         env.pop("ConnectionStrings__Redis", None)
         env.update(extra_env or {})
         self.log_path = log_path
+        self._env = env
         self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(["dotnet", str(PRODUCT_DLL), "--urls", self.url], env=env,
+        self._start()
+
+    def _start(self) -> None:
+        self.process = subprocess.Popen(["dotnet", str(PRODUCT_DLL), "--urls", self.url], env=self._env,
                                         cwd=PRODUCT_DLL.parent, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def restart(self) -> None:
+        """Stops the process (SIGTERM, as an orchestrator does) and starts it again on the same ports."""
+        self.process.terminate()
+        self.process.wait(30)
+        self._start()
+        self.wait_ready()
 
     def wait_ready(self, deadline_seconds: float = 60.0) -> None:
         deadline = time.monotonic() + deadline_seconds
@@ -76,6 +88,41 @@ class Product:
                 self.process.kill()
                 self.process.wait(10)
         self._log.close()
+
+
+class RedisServer:
+    """A real redis-server of the test's own on a free loopback port (append-only, fsync always), in a temporary folder."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not Path(binary).exists():
+            raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder),
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
 
 # ---------------------------------------------------------------- a scripted fake API

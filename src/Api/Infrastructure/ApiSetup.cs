@@ -68,6 +68,7 @@ public static class ApiSetup
         // Bad bodies throw, so the exception handler answers them with a problem document that says what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCode);
+        builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         // Request records declare their rules (DataAnnotations, IValidatableObject); the framework checks them before a handler runs.
         builder.Services.AddValidation();
         ValidationCache.Install(builder.Services);

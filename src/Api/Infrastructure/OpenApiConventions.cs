@@ -1,5 +1,9 @@
 using Lectures.Api.Errors;
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.OpenApi;
 using Lectures.Api.Security;
 using Microsoft.AspNetCore.Authorization;
@@ -12,7 +16,7 @@ namespace Lectures.Api.Infrastructure;
 /// generators name methods from it), a summary, and every problem it can answer with its stable code. The document
 /// itself gets a title, a description, tag descriptions and one relative server (the host that serves it).
 /// </summary>
-public static class OpenApiConventions
+public static partial class OpenApiConventions
 {
     /// <summary>Problems every route of a feature can answer.</summary>
     public static readonly string[] Common =
@@ -30,8 +34,12 @@ public static class OpenApiConventions
             builder.ProducesProblem(status);
         }
 
-        return builder.WithDescription("Problem codes: " + string.Join(", ", all.Select(p => $"{p[..3]} `{p[4..]}`")) + ".");
+        return builder.WithMetadata(new ProblemCodes(all))
+            .WithDescription("Problem codes: " + string.Join(", ", all.Select(p => $"{p[..3]} `{p[4..]}`")) + ".");
     }
+
+    /// <summary>The problems an operation can answer, as <c>"404 job.not_found"</c>.</summary>
+    public sealed record ProblemCodes(IReadOnlyList<string> Entries);
 
     /// <summary>A Server-Sent Events route: the 200 is <c>text/event-stream</c>; no request timeout; open streams capped per key.</summary>
     public static RouteHandlerBuilder EventStream(this RouteHandlerBuilder builder)
@@ -40,9 +48,17 @@ public static class OpenApiConventions
         return builder;
     }
 
-    public static IServiceCollection AddProductOpenApi(this IServiceCollection services) => services.AddOpenApi(o => o
-        .AddOperationTransformer((operation, context, _) =>
+    public static IServiceCollection AddProductOpenApi(this IServiceCollection services) => services.AddOpenApi(o =>
+    {
+        o.CreateSchemaReferenceId = UniqueSchemaNames();
+        o.AddOperationTransformer((operation, context, _) =>
         {
+            DeclareRetryAfter(operation);
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<ProblemCodes>().LastOrDefault() is { } codes)
+            {
+                DeclareProblemCodes(operation, codes);
+            }
+
             // Every route that requires a policy takes an API key, in either header.
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
             if (metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any())
@@ -52,10 +68,12 @@ public static class OpenApiConventions
             }
 
             return Task.CompletedTask;
-        })
-        .AddDocumentTransformer((document, _, _) =>
+        });
+        o.AddDocumentTransformer((document, _, _) =>
         {
             document.Components ??= new OpenApiComponents();
+            NullableAsAnyOf(document);
+            DescribeProblems(document);
             document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
             {
                 ["apiKey"] = new OpenApiSecurityScheme
@@ -79,8 +97,160 @@ public static class OpenApiConventions
                 new() { Name = "Jobs", Description = "Long-running jobs: claim, progress, heartbeats, stall detection." },
                 new() { Name = "Lectures", Description = "Lecture definitions and each robot's run, sessions and state machine." },
                 new() { Name = "Rooms", Description = "Group chats with AI agents that answer exactly once per trigger." },
-                new() { Name = "Sessions", Description = "Chatbot sessions: one request in flight per user, cancel, clear, rate limits." },
+                new() { Name = "User sessions", Description = "Chatbot sessions: one request in flight per user, cancel, clear, rate limits." },
             };
             return Task.CompletedTask;
-        }));
+        });
+    });
+
+    /// <summary>
+    /// A schema name per type: the framework names a schema after its type's short name, so two records of one name
+    /// (a lecture's <c>SessionResponse</c> and a chatbot's) shared one schema and one of them was documented with the
+    /// other's fields. A second type under a taken name gets its full name instead.
+    /// </summary>
+    public static Func<JsonTypeInfo, string?> UniqueSchemaNames()
+    {
+        var owners = new ConcurrentDictionary<string, Type>();
+        return info =>
+        {
+            var name = OpenApiOptions.CreateDefaultSchemaReferenceId(info);
+            if (name is null || owners.GetOrAdd(name, info.Type) == info.Type)
+            {
+                return name;
+            }
+
+            var full = (info.Type.FullName ?? name).Replace("Lectures.Api.", "", StringComparison.Ordinal).Replace('+', '.');
+            return SchemaNameChars().Replace(full, "");
+        };
+    }
+
+    [GeneratedRegex("[^A-Za-z0-9._-]")]
+    private static partial Regex SchemaNameChars();
+
+    /// <summary>
+    /// The framework documents a nullable value as <c>oneOf: [{type: null}, X]</c>. When X admits null itself (a free
+    /// JSON value, an enum that lists null), null matches both and <c>oneOf</c> refuses it: every job with a null input
+    /// was invalid. <c>anyOf</c> says what is meant (null, or an X).
+    /// </summary>
+    private static void NullableAsAnyOf(OpenApiDocument document)
+    {
+        var seen = new HashSet<OpenApiSchema>(ReferenceEqualityComparer.Instance);
+        foreach (var schema in document.Components?.Schemas?.Values ?? [])
+        {
+            Visit(schema);
+        }
+
+        foreach (var operation in document.Paths.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []))
+        {
+            foreach (var parameter in operation.Parameters ?? [])
+            {
+                Visit(parameter.Schema);
+            }
+
+            var bodies = new[] { operation.RequestBody?.Content }.Concat(operation.Responses?.Values.Select(r => r.Content) ?? []);
+            foreach (var media in bodies.SelectMany(c => c?.Values.AsEnumerable() ?? []))
+            {
+                Visit(media.Schema);
+            }
+        }
+
+        void Visit(IOpenApiSchema? candidate)
+        {
+            // References are visited where they are defined, in the components.
+            if (candidate is not OpenApiSchema schema || !seen.Add(schema))
+            {
+                return;
+            }
+
+            if (schema.OneOf is { Count: > 0 } oneOf && oneOf.Any(s => s is OpenApiSchema { Type: JsonSchemaType.Null }))
+            {
+                schema.AnyOf = oneOf;
+                schema.OneOf = null;
+            }
+
+            foreach (var child in new[] { schema.Items, schema.AdditionalProperties }
+                         .Concat(schema.Properties?.Values ?? []).Concat(schema.AllOf ?? []).Concat(schema.AnyOf ?? []).Concat(schema.OneOf ?? []))
+            {
+                Visit(child);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The problem document every error is: RFC 9457's fields plus the stable <c>code</c> (always present), the field
+    /// <c>errors</c> of a 400, and the extensions some refusals carry.
+    /// </summary>
+    private static void DescribeProblems(OpenApiDocument document)
+    {
+        if (document.Components?.Schemas?.TryGetValue(nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), out var found) != true
+            || found is not OpenApiSchema problem)
+        {
+            return;
+        }
+
+        problem.Description = "An RFC 9457 problem document; `code` is stable and machine-readable (README, Errors).";
+        problem.Required = new HashSet<string> { "status", "title", "code" };
+        problem.Properties ??= new Dictionary<string, IOpenApiSchema>();
+        problem.Properties["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The stable code, e.g. `job.terminal`." };
+        problem.Properties["errors"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object, Description = "400 `validation`: the messages per field (its JSON path as sent).",
+            AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+        };
+        problem.Properties["requestId"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The chatbot request a wait-mode refusal is about." };
+        problem.Properties["currentETag"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "412: the resource's current ETag." };
+        problem.Properties["state"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "409 `lecture.invalid_transition`: the run's state." };
+        problem.Properties["command"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "409 `lecture.invalid_transition`: the refused command." };
+    }
+
+    /// <summary>
+    /// Each problem response lists the codes it can carry, in its description and as an <c>enum</c> of its <c>code</c>,
+    /// so a validator refuses a code the document does not name.
+    /// </summary>
+    private static void DeclareProblemCodes(OpenApiOperation operation, ProblemCodes codes)
+    {
+        foreach (var byStatus in codes.Entries.GroupBy(e => e[..3], e => e[4..]))
+        {
+            if (operation.Responses is null || !operation.Responses.TryGetValue(byStatus.Key, out var declared)
+                || declared is not OpenApiResponse response || response.Content is null
+                || !response.Content.TryGetValue("application/problem+json", out var media) || media.Schema is not { } problem)
+            {
+                continue;
+            }
+
+            var names = byStatus.Distinct().ToList();
+            response.Description = $"{response.Description}: {string.Join(", ", names.Select(n => $"`{n}`"))}";
+            media.Schema = new OpenApiSchema
+            {
+                AllOf =
+                [
+                    problem,
+                    new OpenApiSchema
+                    {
+                        Properties = new Dictionary<string, IOpenApiSchema>
+                        {
+                            ["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = names.Select(n => (JsonNode)JsonValue.Create(n)).ToList() },
+                        },
+                    },
+                ],
+            };
+        }
+    }
+
+    /// <summary>Every 429 and 503 says when to retry.</summary>
+    private static void DeclareRetryAfter(OpenApiOperation operation)
+    {
+        foreach (var (status, response) in operation.Responses ?? [])
+        {
+            if (status is "429" or "503" && response is OpenApiResponse concrete)
+            {
+                concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                concrete.Headers["Retry-After"] = new OpenApiHeader
+                {
+                    Description = "Seconds to wait before retrying.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
+                };
+            }
+        }
+    }
 }

@@ -89,8 +89,8 @@ public static class SessionApi
         return TypedResults.Ok(new ClearResponse(result.Cancelled, result.Cleared));
     }
 
-    public static async Task<Ok<SessionResponse>> Get(string userId, GrainLookup grains) =>
-        TypedResults.Ok(SessionResponse.From(await grains.Get<IUserSessionGrain>(userId).GetAsync()));
+    public static async Task<Ok<UserSessionResponse>> Get(string userId, GrainLookup grains) =>
+        TypedResults.Ok(UserSessionResponse.From(await grains.Get<IUserSessionGrain>(userId).GetAsync()));
 
     public static Task Events(string userId, GrainLookup grains, HttpContext http) =>
         SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Sessions, userId), grains.Get<IUserSessionGrain>(userId).GetEventsAsync,
@@ -129,11 +129,11 @@ public enum SessionStatus { Idle, Processing }
 
 public sealed record HistoryEntryResponse(HistoryRole Role, string Text, string RequestId, RequestStatus Status, DateTimeOffset At);
 
-public sealed record SessionResponse(
+public sealed record UserSessionResponse(
     string UserId, SessionStatus Status, string? ActiveRequestId, int Queued, IReadOnlyList<HistoryEntryResponse> History,
     DateTimeOffset CreatedAt, DateTimeOffset LastActiveAt)
 {
-    public static SessionResponse From(SessionView s) => new(
+    public static UserSessionResponse From(SessionView s) => new(
         s.UserId, s.Processing ? SessionStatus.Processing : SessionStatus.Idle, s.ActiveRequestId, s.Queued,
         s.History.Select(e => new HistoryEntryResponse(e.Role, e.Text, e.RequestId, e.Status, e.At)).ToList(), s.CreatedAt, s.LastActiveAt);
 }

@@ -8,6 +8,21 @@ namespace Lectures.Api.Tests.Platform;
 [Collection(ApiCollection.Name)]
 public sealed class LiveUpdateTests(ApiFixture api)
 {
+    [Theory]
+    [InlineData("/api/jobs/{0}/events")]
+    [InlineData("/api/jobs/{0}")]
+    [InlineData("/api/rooms/{0}/events")]
+    public async Task A_refusal_asked_for_as_an_EventSource_does_is_a_problem_document(string route)
+    {
+        // A browser's EventSource sends Accept: text/event-stream and nothing else.
+        using var request = new HttpRequestMessage(HttpMethod.Get, string.Format(CultureInfo.InvariantCulture, route, Ids.New("missing")));
+        request.Headers.Accept.ParseAdd("text/event-stream");
+
+        using var response = await api.Http.SendAsync(request);
+
+        await response.ExpectProblem(HttpStatusCode.NotFound);
+    }
+
     [Fact]
     public async Task Fifty_watchers_of_one_job_get_every_event_without_a_grain_call_each()
     {

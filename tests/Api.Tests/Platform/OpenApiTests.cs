@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Lectures.Api.Infrastructure;
 using Lectures.Api.Tests.Infrastructure;
 
 namespace Lectures.Api.Tests.Platform;
@@ -37,6 +38,47 @@ public sealed partial class OpenApiTests(ApiFixture api)
         Assert.Equal(ids.Count, ids.Distinct().Count());
         Assert.Equal("Lectures backend API", document.GetProperty("info").GetProperty("title").GetString());
         Assert.False(string.IsNullOrWhiteSpace(document.GetProperty("info").GetProperty("description").GetString()));
+    }
+
+    [Fact]
+    public async Task Every_declared_tag_has_operations_and_no_nullable_value_is_a_oneOf_that_null_matches_twice()
+    {
+        var text = await api.Http.GetStringAsync("/openapi/v1.json");
+        var document = JsonDocument.Parse(text).RootElement;
+        var used = document.GetProperty("paths").EnumerateObject().SelectMany(p => p.Value.EnumerateObject())
+            .SelectMany(o => o.Value.GetProperty("tags").EnumerateArray().Select(t => t.GetString())).ToHashSet();
+        Assert.All(document.GetProperty("tags").EnumerateArray(), t => Assert.Contains(t.GetProperty("name").GetString(), used));
+        // A oneOf that lists null beside a schema that admits null too (a free JSON value, an enum with null) refuses null.
+        Assert.DoesNotContain("\"oneOf\":[{\"type\":\"null\"}", text.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.True(schemas.GetProperty("UserSessionResponse").GetProperty("properties").TryGetProperty("history", out _));
+        Assert.True(schemas.GetProperty("SessionResponse").GetProperty("properties").TryGetProperty("contents", out _));
+    }
+
+    [Fact]
+    public void Two_types_of_one_name_get_a_schema_name_each()
+    {
+        var names = OpenApiConventions.UniqueSchemaNames();
+        var options = JsonSerializerOptions.Default;
+
+        var first = names(options.GetTypeInfo(typeof(Lecturing.Same)));
+        var second = names(options.GetTypeInfo(typeof(Chatting.Same)));
+
+        Assert.Equal("Same", first);
+        Assert.NotNull(second);
+        Assert.NotEqual(first, second);
+        Assert.Matches("^[A-Za-z0-9._-]+$", second);
+        Assert.Equal(first, names(options.GetTypeInfo(typeof(Lecturing.Same))));
+    }
+
+    private static class Lecturing
+    {
+        public sealed record Same(string Contents);
+    }
+
+    private static class Chatting
+    {
+        public sealed record Same(string History);
     }
 
     [Fact]
