@@ -36,14 +36,22 @@ public sealed class BackgroundReminder(Grain grain, string name, TimeSpan period
         catch (Exception ex)
         {
             logger.LogWarning(ex, "Reminder {Reminder} of {GrainId} could not be changed; trying again in {RetryAfter}", name, grain.GetGrainId(), RetryAfter);
-            // A synchronous callback: the timer's turn never waits on the reminder table either.
-            _retry ??= grain.RegisterGrainTimer(() =>
+            try
             {
-                _retry?.Dispose();
-                _retry = null;
-                Sync();
-                return Task.CompletedTask;
-            }, new GrainTimerCreationOptions(RetryAfter, Timeout.InfiniteTimeSpan));
+                // A synchronous callback: the timer's turn never waits on the reminder table either.
+                _retry ??= grain.RegisterGrainTimer(() =>
+                {
+                    _retry?.Dispose();
+                    _retry = null;
+                    Sync();
+                    return Task.CompletedTask;
+                }, new GrainTimerCreationOptions(RetryAfter, Timeout.InfiniteTimeSpan));
+            }
+            catch (Exception timerFailure)
+            {
+                // The activation is going away: the next one syncs the reminder at activation.
+                logger.LogDebug(timerFailure, "No retry timer for reminder {Reminder} of {GrainId}", name, grain.GetGrainId());
+            }
         }
     }
 }

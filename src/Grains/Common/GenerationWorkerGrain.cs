@@ -29,6 +29,14 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
             return Task.CompletedTask;
         }
 
+        if (request.ResumeOnly)
+        {
+            // Not generating it (its silo died, or it ended and a late hand-over arrived): say so, and never displace
+            // the generation that is running (a newer request of the slot).
+            _ = ReportAsync(request, new GenerationResult(GenerationOutcome.Interrupted, ""), new Running(request.RequestId));
+            return Task.CompletedTask;
+        }
+
         var previous = _current;
         previous?.Cancel.Cancel();
         var running = new Running(request.RequestId);
@@ -70,8 +78,7 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
                 await replaced.WaitAsync(ReplacedGrace, clock).ContinueWith(_ => { }, TaskScheduler.Current);
             }
 
-            // A hand-over after the owner's reactivation that this worker never had: the generation was lost with its silo.
-            var result = request.ResumeOnly ? new GenerationResult(GenerationOutcome.Interrupted, "") : await GenerateAsync(request, running);
+            var result = await GenerateAsync(request, running);
             if (result is not null)
             {
                 await ReportAsync(request, result, running);

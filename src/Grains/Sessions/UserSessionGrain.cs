@@ -55,11 +55,15 @@ public sealed class UserSessionGrain(
         _idle = new(this, "idle", _options.IdleCheckPeriod, () => _state.Exists, logger);
         if (SessionRules.IsLost(_state, Now, _options))
         {
+            // Also hands the next queued request (if any) to the worker.
             await FinishAsync(_state.ActiveRequestId!, RequestStatus.Failed, null);
         }
+        else
+        {
+            // A worker still generating the request in flight goes on and reports here; one that lost it reports it interrupted.
+            _generation.Start(_state, resumeOnly: true);
+        }
 
-        // A worker still generating the request in flight goes on and reports here; one that lost it reports it interrupted.
-        _generation.Start(_state, resumeOnly: true);
         _recovery.Sync();
         _idle.Sync();
     }
