@@ -98,11 +98,17 @@ public static class RoomApi
         return TypedResults.Ok(new MessagePageResponse(page.Messages.Select(MessageResponse.From).ToList(), page.TrimmedBefore));
     }
 
-    public static Task Events(string roomCode, GrainLookup grains, HttpContext http) =>
-        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Rooms, roomCode), Room(grains, roomCode).GetEventsAsync, change =>
+    public static Task Events(string roomCode, GrainLookup grains, HttpContext http)
+    {
+        // A player's stream ends at the first event that shows it removed (a room event lists the players): it must not
+        // see the room's messages once it is no longer a player.
+        var player = http.User.IsInRole(Roles.Player) ? Access.Subject(http.User) : null;
+        return SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Rooms, roomCode), Room(grains, roomCode).GetEventsAsync, change =>
             change.Message is { } message ? MessageResponse.From(message)
             : change.Agent is { } agent ? AgentResponse.From(agent)
-            : (object)RoomResponse.From(change.Room!));
+            : (object)RoomResponse.From(change.Room!),
+            player is null ? null : change => change.Room is not { } room || room.Players.Contains(player));
+    }
 
     private static IRoomGrain Room(GrainLookup grains, string roomCode) => grains.Get<IRoomGrain>(roomCode);
 
