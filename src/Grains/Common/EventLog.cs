@@ -74,8 +74,18 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
     /// </summary>
     public EventBatch<T> After(long afterId, Func<ChangeEvent<T>> snapshot, long floor = -1)
     {
-        _watchedUntil = Environment.TickCount64 + (long)WatchedFor.TotalMilliseconds;
         var current = snapshot();
+        return After(afterId, current, () => [current], floor);
+    }
+
+    /// <summary>
+    /// The events after <paramref name="afterId"/> up to <paramref name="current"/> (the latest durable event's id);
+    /// what <paramref name="fallback"/> gives (a replay from stored state, or a snapshot) when the log cannot prove it
+    /// holds every one of them.
+    /// </summary>
+    public EventBatch<T> After(long afterId, ChangeEvent<T> current, Func<IReadOnlyList<ChangeEvent<T>>> fallback, long floor = -1)
+    {
+        _watchedUntil = Environment.TickCount64 + (long)WatchedFor.TotalMilliseconds;
         if (current.Id <= afterId)
         {
             return new EventBatch<T>([]);
@@ -85,7 +95,7 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
         // The log holds the gap only when its oldest event is the very next one the client has not seen (or older).
         if (first is null || (first.Id > afterId + 1 && !(afterId < floor && first.Id == floor + 1)))
         {
-            return new EventBatch<T>([current]);
+            return new EventBatch<T>(fallback());
         }
 
         return new EventBatch<T>(_events!.Where(e => e.Id > afterId).ToList());
