@@ -34,14 +34,17 @@ public static class RoomApi
         rooms.MapPost("/{roomCode}/messages", Post).RequireAuthorization(Access.Player)
             .RequireOwnSubject<PostMessageRequest>(Roles.Player, b => b.SenderId).Describe("postRoomMessage",
             "Post a player message: the idle agents it triggers (all, or agentIds; [] for none) are marked responding in the same step, " +
-            "busy ones are skipped; a repeated clientMessageId of the same sender answers 200 with the original result",
+            "busy ones are skipped; a repeated clientMessageId of the same sender answers 200 with the original result for Rooms:IdempotencyWindow " +
+            "(default 24 h), whether or not its message is still kept",
             ["403 room.not_a_player", "404 room.not_found", .. OpenApiConventions.Body]);
         rooms.MapGet("/{roomCode}/messages", Messages).AsRoomReader().Describe("listRoomMessages",
             "Messages with seq > after (default 0), at most limit (default 100, at most 1000), in seq order; trimmedBefore is the lowest seq kept",
             "404 room.not_found");
         rooms.MapGet("/{roomCode}/events", Events).AsRoomReader().EventStream().Describe("streamRoomEvents",
-            "Server-Sent Events: message, agent (status), agent_failed (the failed agent message), room (players or agents changed, " +
-            "or a snapshot when the gap since Last-Event-ID is no longer held: read the messages after your last seq)",
+            "Server-Sent Events: message, agent (status), agent_failed (the failed agent message), room (players or agents changed). " +
+            "Resuming with Last-Event-ID gives every missed message the room still keeps, once each and in order, then one room event " +
+            "with the current players and agents if those changed too; a room snapshot only when the gap reaches before trimmedBefore " +
+            "(read the messages after your last seq). A player's stream ends when it is removed from the room",
             "404 room.not_found");
         return routes;
     }
