@@ -121,3 +121,32 @@ public static class EventLogExtensions
     public static EventLog<T> CreateEventLog<T>(this Grain grain, string streamNamespace, ILogger logger, bool keepUnwatched = true) =>
         new(grain, streamNamespace, logger, keepUnwatched: keepUnwatched);
 }
+
+/// <summary>
+/// A gap rebuilt from stored state, for a client further behind than a grain's <see cref="EventLog{T}"/> reaches: the
+/// events the grain stored with their ids (a room's messages, a session's replies), each once and in order, and, when
+/// the client also missed other events, one snapshot under the id of the last of those (so ids still only increase
+/// and the snapshot never takes an id a stored event has).
+/// </summary>
+public static class EventReplay
+{
+    /// <param name="stored">The stored events with ids above <paramref name="afterId"/>, in id order.</param>
+    public static List<ChangeEvent<T>> Fill<T>(IReadOnlyList<ChangeEvent<T>> stored, long afterId, ChangeEvent<T> snapshot)
+    {
+        var ids = stored.Select(e => e.Id).ToHashSet();
+        var other = snapshot.Id;
+        while (other > afterId && ids.Contains(other))
+        {
+            other--;
+        }
+
+        var missed = stored.ToList();
+        if (other > afterId)
+        {
+            var at = missed.FindIndex(e => e.Id > other);
+            missed.Insert(at < 0 ? missed.Count : at, snapshot with { Id = other });
+        }
+
+        return missed;
+    }
+}

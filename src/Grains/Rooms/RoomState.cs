@@ -293,27 +293,13 @@ public static class RoomRules
             from--;
         }
 
-        var missed = new List<ChangeEvent<RoomChange>>(messages.Count - from + 1);
-        var ids = new HashSet<long>();
+        var stored = new List<ChangeEvent<RoomChange>>(messages.Count - from);
         for (var i = from; i < messages.Count; i++)
         {
-            missed.Add(new ChangeEvent<RoomChange>(messages[i].EventId, "message", new RoomChange(View(messages[i]), null, null)));
-            ids.Add(messages[i].EventId);
+            stored.Add(new ChangeEvent<RoomChange>(messages[i].EventId, "message", new RoomChange(View(messages[i]), null, null)));
         }
 
-        var other = snapshot.Id;
-        while (other > afterId && ids.Contains(other))
-        {
-            other--;
-        }
-
-        if (other > afterId)
-        {
-            var at = missed.FindIndex(e => e.Id > other);
-            missed.Insert(at < 0 ? missed.Count : at, snapshot with { Id = other });
-        }
-
-        return missed;
+        return EventReplay.Fill(stored, afterId, snapshot);
     }
 
     public static MessageView View(MessageState m) => new(m.Seq, m.SenderId, m.SenderKind, m.Text, m.InReplyTo, m.Outcome, m.Error, m.At);
