@@ -7,8 +7,8 @@ namespace Lectures.Api.LiveUpdates;
 /// One subscription per watched grain per API silo, shared by every SSE client of that grain on this silo and released
 /// when the last one leaves: an event costs one delivery to the silo however many clients watch. The feed keeps the
 /// latest events for its clients; every <see cref="ResyncPeriod"/> it asks the grain what it missed (streams are a
-/// hint), and subscribes again if the stream lost anything. A feed whose subscription failed is dropped at once, so
-/// the next watcher subscribes again instead of awaiting the same fault.
+/// hint), and subscribes again if the stream lost anything. A feed whose subscription failed is never shared again:
+/// its watchers get the fault and release it, and the next watcher subscribes anew instead of awaiting the same fault.
 /// </summary>
 public sealed class LiveFeeds(Func<IStreamProvider> streams, ILogger<LiveFeeds> logger)
 {
