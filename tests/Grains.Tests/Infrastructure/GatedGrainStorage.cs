@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Lectures.Grains.Hosting;
+using Orleans.Serialization.Activators;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 
@@ -15,9 +16,17 @@ public sealed class GatedGrainStorage(IGrainStorageSerializer serializer, IActiv
 {
     // One store for the whole in-process cluster: a grain reactivated on the other silo reads what was written.
     private static ProcessMemoryGrainStorage? s_shared;
+    // The store outlives the test cluster whose silo made it (several clusters come and go in one run): it creates new
+    // states with the activators of any silo still running.
+    private static readonly LiveActivators s_activators = new();
 
-    private readonly ProcessMemoryGrainStorage _store =
-        LazyInitializer.EnsureInitialized(ref s_shared, () => new ProcessMemoryGrainStorage(serializer, activators));
+    private readonly ProcessMemoryGrainStorage _store = Shared(serializer, activators);
+
+    private static ProcessMemoryGrainStorage Shared(IGrainStorageSerializer serializer, IActivatorProvider activators)
+    {
+        s_activators.Add(activators);
+        return LazyInitializer.EnsureInitialized(ref s_shared, () => new ProcessMemoryGrainStorage(serializer, s_activators));
+    }
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         _store.ReadStateAsync(stateName, grainId, grainState);
@@ -41,6 +50,31 @@ public sealed class GatedGrainStorage(IGrainStorageSerializer serializer, IActiv
         var recorded = gate is null ? -1 : await gate.EnterAsync(stateName, WriteGate.Cleared, clear: true);
         await _store.ClearStateAsync(stateName, grainId, grainState);
         gate?.MarkStored(recorded);
+    }
+}
+
+/// <summary>Activators of every silo that made a <see cref="GatedGrainStorage"/>, the newest first; a disposed one is skipped.</summary>
+internal sealed class LiveActivators : IActivatorProvider
+{
+    private readonly ConcurrentStack<IActivatorProvider> _providers = new();
+
+    public void Add(IActivatorProvider provider) => _providers.Push(provider);
+
+    public IActivator<T> GetActivator<T>()
+    {
+        foreach (var provider in _providers)
+        {
+            try
+            {
+                return provider.GetActivator<T>();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That silo's cluster is gone; another one is running.
+            }
+        }
+
+        throw new ObjectDisposedException(nameof(IActivatorProvider), "No test cluster is running.");
     }
 }
 
