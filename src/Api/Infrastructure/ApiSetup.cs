@@ -75,7 +75,8 @@ public static class ApiSetup
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
         builder.Services.AddSingleton<GrainLookup>();
-        builder.Services.AddSingleton<LiveFeeds>();
+        builder.Services.AddSingleton(services => new LiveFeeds(() => services.GetRequiredService<IClusterClient>().GetStreamProvider(LiveStreams.Provider),
+            services.GetRequiredService<ILogger<LiveFeeds>>()));
         builder.Services.AddProductOpenApi();
         builder.Services.AddSingleton<RedisHealthConnection>();
         builder.Services.AddHealthChecks()

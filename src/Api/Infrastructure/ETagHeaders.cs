@@ -12,8 +12,9 @@ public static class ETagHeaders
     public static void SetETag(this HttpResponse response, long version) => response.Headers.ETag = Format(version);
 
     /// <summary>
-    /// The <c>If-Match</c> condition (RFC 9110) from the framework's typed header: none when the header is absent or
-    /// <c>*</c>; otherwise the versions of its strong ETags. An ETag we never issued (weak, not a number) matches nothing.
+    /// The <c>If-Match</c> condition (RFC 9110) from the framework's typed header: none when the header is absent,
+    /// <see cref="Grains.Common.IfMatch.Star"/> for <c>*</c> (an existing resource only); otherwise the versions of its
+    /// strong ETags. An ETag we never issued (weak, not a number) matches nothing.
     /// </summary>
     public static IfMatch? IfMatch(this HttpRequest request)
     {
@@ -25,7 +26,7 @@ public static class ETagHeaders
         var tags = request.GetTypedHeaders().IfMatch;
         if (tags.Any(t => t.Equals(EntityTagHeaderValue.Any)))
         {
-            return null;
+            return Grains.Common.IfMatch.Star;
         }
 
         var versions = new List<long>();

@@ -7,15 +7,16 @@ namespace Lectures.Api.LiveUpdates;
 /// One subscription per watched grain per API silo, shared by every SSE client of that grain on this silo and released
 /// when the last one leaves: an event costs one delivery to the silo however many clients watch. The feed keeps the
 /// latest events for its clients; every <see cref="ResyncPeriod"/> it asks the grain what it missed (streams are a
-/// hint), and subscribes again if the stream lost anything.
+/// hint), and subscribes again if the stream lost anything. A feed whose subscription failed is never shared again:
+/// its watchers get the fault and release it, and the next watcher subscribes anew instead of awaiting the same fault.
 /// </summary>
-public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
+public sealed class LiveFeeds(Func<IStreamProvider> streams, ILogger<LiveFeeds> logger)
 {
     /// <summary>Well inside <c>EventLog.WatchedFor</c>, so a watched grain keeps publishing.</summary>
     public static readonly TimeSpan ResyncPeriod = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<StreamId, object> _feeds = [];
-    private readonly IClusterClient _cluster = cluster;
+    private readonly Func<IStreamProvider> _streams = streams;
     private readonly ILogger _logger = logger;
 
     public delegate Task<EventBatch<T>> Poll<T>(long afterId, CancellationToken cancellationToken);
@@ -26,7 +27,8 @@ public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
         Feed<T> feed;
         lock (_feeds)
         {
-            if (_feeds.TryGetValue(id, out var existing) && existing is Feed<T> shared)
+            // A feed whose subscription failed is replaced: its watchers get the fault, the next one subscribes again.
+            if (_feeds.TryGetValue(id, out var existing) && existing is Feed<T> shared && !shared.Subscribed.IsFaulted && !shared.Subscribed.IsCanceled)
             {
                 feed = shared;
             }
@@ -39,7 +41,16 @@ public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
             feed.Watchers++;
         }
 
-        await feed.Subscribed;
+        try
+        {
+            await feed.Subscribed;
+        }
+        catch
+        {
+            Release(feed);
+            throw;
+        }
+
         return new Feed<T>.Lease(feed);
     }
 
@@ -52,7 +63,10 @@ public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
                 return;
             }
 
-            _feeds.Remove(feed.Id);
+            if (_feeds.TryGetValue(feed.Id, out var shared) && ReferenceEquals(shared, feed))
+            {
+                _feeds.Remove(feed.Id);
+            }
         }
 
         _ = feed.CloseAsync();
@@ -145,7 +159,7 @@ public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
 
         private async Task SubscribeAsync()
         {
-            var stream = _owner._cluster.GetStreamProvider(LiveStreams.Provider).GetStream<ChangeEvent<T>>(Id);
+            var stream = _owner._streams().GetStream<ChangeEvent<T>>(Id);
             _subscription = await stream.SubscribeAsync((e, _) =>
             {
                 Add([e]);
@@ -165,7 +179,9 @@ public sealed class LiveFeeds(IClusterClient cluster, ILogger<LiveFeeds> logger)
                         // Also what keeps the grain publishing (it publishes only while somebody asked recently).
                         var lastId = LastId();
                         var missed = await _poll(lastId, _closed.Token);
-                        if (Add(missed.Events) > 0 && lastId >= 0 && _subscription is { } subscription)
+                        // A feed that holds nothing yet has no gap to fill: what the grain answers it is a snapshot under
+                        // the latest id, which a live event of that id would then find taken (and be dropped for).
+                        if (lastId >= 0 && Add(missed.Events) > 0 && _subscription is { } subscription)
                         {
                             _owner._logger.LogInformation("Live stream {Stream} missed events; subscribing again", Id);
                             _subscription = await subscription.ResumeAsync((e, _) =>

@@ -20,7 +20,11 @@ public static class SseRelay
     // A feed hands the same event instance to all of this silo's clients of a grain: its text is made once.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, string> Frames = new();
 
-    public static async Task RelayAsync<T, TOut>(HttpContext http, StreamId stream, LiveFeeds.Poll<T> poll, Func<T, TOut> map)
+    /// <param name="admits">
+    /// Whether the client may still see the grain's events, judged on each event before it is sent (a room's player
+    /// that was removed): the first event it refuses ends the response.
+    /// </param>
+    public static async Task RelayAsync<T, TOut>(HttpContext http, StreamId stream, LiveFeeds.Poll<T> poll, Func<T, TOut> map, Func<T, bool>? admits = null)
     {
         var afterId = long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), out var lastId) ? lastId : -1;
         // Ends when the client leaves or the host stops (a stream held open would hold up a graceful stop).
@@ -43,14 +47,25 @@ public static class SseRelay
             while (true)
             {
                 var text = new StringBuilder();
+                var refused = false;
                 foreach (var e in events.Where(e => e.Id > afterId))
                 {
+                    if (admits is not null && !admits(e.Data))
+                    {
+                        refused = true;
+                        break;
+                    }
+
                     text.Append(Frames.GetValue(e, _ => $"id: {e.Id}\nevent: {e.Type}\ndata: {JsonSerializer.Serialize(map(e.Data), json)}\n\n"));
                     afterId = e.Id;
                 }
 
                 await http.Response.WriteAsync(text.Length == 0 ? ": keep-alive\n\n" : text.ToString(), ct);
                 await http.Response.Body.FlushAsync(ct);
+                if (refused)
+                {
+                    return;
+                }
 
                 if (!lease.Feed.TryGetAfter(afterId, out var next))
                 {

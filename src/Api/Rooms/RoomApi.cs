@@ -34,14 +34,17 @@ public static class RoomApi
         rooms.MapPost("/{roomCode}/messages", Post).RequireAuthorization(Access.Player)
             .RequireOwnSubject<PostMessageRequest>(Roles.Player, b => b.SenderId).Describe("postRoomMessage",
             "Post a player message: the idle agents it triggers (all, or agentIds; [] for none) are marked responding in the same step, " +
-            "busy ones are skipped; a repeated clientMessageId of the same sender answers 200 with the original result",
+            "busy ones are skipped; a repeated clientMessageId of the same sender answers 200 with the original result for Rooms:IdempotencyWindow " +
+            "(default 24 h), whether or not its message is still kept",
             ["403 room.not_a_player", "404 room.not_found", .. OpenApiConventions.Body]);
         rooms.MapGet("/{roomCode}/messages", Messages).AsRoomReader().Describe("listRoomMessages",
             "Messages with seq > after (default 0), at most limit (default 100, at most 1000), in seq order; trimmedBefore is the lowest seq kept",
             "404 room.not_found");
         rooms.MapGet("/{roomCode}/events", Events).AsRoomReader().EventStream().Describe("streamRoomEvents",
-            "Server-Sent Events: message, agent (status), agent_failed (the failed agent message), room (players or agents changed, " +
-            "or a snapshot when the gap since Last-Event-ID is no longer held: read the messages after your last seq)",
+            "Server-Sent Events: message, agent (status), agent_failed (the failed agent message), room (players or agents changed). " +
+            "Resuming with Last-Event-ID gives every missed message the room still keeps, once each and in order, then one room event " +
+            "with the current players and agents if those changed too; a room snapshot only when the gap reaches before trimmedBefore " +
+            "(read the messages after your last seq). A player's stream ends when it is removed from the room",
             "404 room.not_found");
         return routes;
     }
@@ -98,11 +101,17 @@ public static class RoomApi
         return TypedResults.Ok(new MessagePageResponse(page.Messages.Select(MessageResponse.From).ToList(), page.TrimmedBefore));
     }
 
-    public static Task Events(string roomCode, GrainLookup grains, HttpContext http) =>
-        SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Rooms, roomCode), Room(grains, roomCode).GetEventsAsync, change =>
+    public static Task Events(string roomCode, GrainLookup grains, HttpContext http)
+    {
+        // A player's stream ends at the first event that shows it removed (a room event lists the players): it must not
+        // see the room's messages once it is no longer a player.
+        var player = http.User.IsInRole(Roles.Player) ? Access.Subject(http.User) : null;
+        return SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Rooms, roomCode), Room(grains, roomCode).GetEventsAsync, change =>
             change.Message is { } message ? MessageResponse.From(message)
             : change.Agent is { } agent ? AgentResponse.From(agent)
-            : (object)RoomResponse.From(change.Room!));
+            : (object)RoomResponse.From(change.Room!),
+            player is null ? null : change => change.Room is not { } room || room.Players.Contains(player));
+    }
 
     private static IRoomGrain Room(GrainLookup grains, string roomCode) => grains.Get<IRoomGrain>(roomCode);
 

@@ -28,7 +28,8 @@ public static class SessionApi
         users.MapPost("/clear", Clear).Describe("clearUserSession", "In one step: cancel the request in flight, drop the queue, empty the history");
         users.MapGet("/session", Get).Describe("getUserSession", "The session: status, request in flight, queue length, history", "404 session.not_found");
         users.MapGet("/events", Events).EventStream().Describe("streamUserSessionEvents",
-            "Server-Sent Events: reply, status; resume with Last-Event-ID");
+            "Server-Sent Events: reply, status. Resuming with Last-Event-ID gives every missed reply the history still holds, once each and in order, " +
+            "then one status event if the status changed too; a status snapshot only when the gap reaches a reply no longer in the history");
         return routes;
     }
 

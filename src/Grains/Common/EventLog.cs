@@ -74,8 +74,18 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
     /// </summary>
     public EventBatch<T> After(long afterId, Func<ChangeEvent<T>> snapshot, long floor = -1)
     {
-        _watchedUntil = Environment.TickCount64 + (long)WatchedFor.TotalMilliseconds;
         var current = snapshot();
+        return After(afterId, current, () => [current], floor);
+    }
+
+    /// <summary>
+    /// The events after <paramref name="afterId"/> up to <paramref name="current"/> (the latest durable event's id);
+    /// what <paramref name="fallback"/> gives (a replay from stored state, or a snapshot) when the log cannot prove it
+    /// holds every one of them.
+    /// </summary>
+    public EventBatch<T> After(long afterId, ChangeEvent<T> current, Func<IReadOnlyList<ChangeEvent<T>>> fallback, long floor = -1)
+    {
+        _watchedUntil = Environment.TickCount64 + (long)WatchedFor.TotalMilliseconds;
         if (current.Id <= afterId)
         {
             return new EventBatch<T>([]);
@@ -85,7 +95,7 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
         // The log holds the gap only when its oldest event is the very next one the client has not seen (or older).
         if (first is null || (first.Id > afterId + 1 && !(afterId < floor && first.Id == floor + 1)))
         {
-            return new EventBatch<T>([current]);
+            return new EventBatch<T>(fallback());
         }
 
         return new EventBatch<T>(_events!.Where(e => e.Id > afterId).ToList());
@@ -110,4 +120,33 @@ public static class EventLogExtensions
     /// <summary>An event log that publishes to this grain's live stream in <paramref name="streamNamespace"/>.</summary>
     public static EventLog<T> CreateEventLog<T>(this Grain grain, string streamNamespace, ILogger logger, bool keepUnwatched = true) =>
         new(grain, streamNamespace, logger, keepUnwatched: keepUnwatched);
+}
+
+/// <summary>
+/// A gap rebuilt from stored state, for a client further behind than a grain's <see cref="EventLog{T}"/> reaches: the
+/// events the grain stored with their ids (a room's messages, a session's replies), each once and in order, and, when
+/// the client also missed other events, one snapshot under the id of the last of those (so ids still only increase
+/// and the snapshot never takes an id a stored event has).
+/// </summary>
+public static class EventReplay
+{
+    /// <param name="stored">The stored events with ids above <paramref name="afterId"/>, in id order.</param>
+    public static List<ChangeEvent<T>> Fill<T>(IReadOnlyList<ChangeEvent<T>> stored, long afterId, ChangeEvent<T> snapshot)
+    {
+        var ids = stored.Select(e => e.Id).ToHashSet();
+        var other = snapshot.Id;
+        while (other > afterId && ids.Contains(other))
+        {
+            other--;
+        }
+
+        var missed = stored.ToList();
+        if (other > afterId)
+        {
+            var at = missed.FindIndex(e => e.Id > other);
+            missed.Insert(at < 0 ? missed.Count : at, snapshot with { Id = other });
+        }
+
+        return missed;
+    }
 }

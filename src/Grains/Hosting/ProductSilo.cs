@@ -55,6 +55,7 @@ public static class ProductSilo
             silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
             silo.AddProcessMemoryGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME);
             silo.AddProcessMemoryGrainStorage(SessionOptions.Storage);
+            silo.AddProcessMemoryGrainStorage(RoomOptions.Storage);
             silo.UseInMemoryReminderService();
         }
         else
@@ -73,6 +74,12 @@ public static class ProductSilo
             // Idle sessions are deleted with ClearStateAsync: without DeleteStateOnClear it would leave an empty record.
             // (Not Redis' entry expiry: that deletes behind a live activation's back.)
             silo.AddRedisGrainStorage(SessionOptions.Storage, o =>
+            {
+                o.ConfigurationOptions = redis.Clone();
+                o.DeleteStateOnClear = true;
+            });
+            // A room's replaced message pages are deleted with ClearStateAsync (the same reason).
+            silo.AddRedisGrainStorage(RoomOptions.Storage, o =>
             {
                 o.ConfigurationOptions = redis.Clone();
                 o.DeleteStateOnClear = true;

@@ -35,7 +35,7 @@ public sealed class LectureCatalogGrain(
 
     public async Task<LectureView> PutAsync(string title, IReadOnlyList<TopicDefinition> topics, IfMatch? ifMatch = null)
     {
-        IfMatch.Ensure(ifMatch, S.Version);
+        IfMatch.Ensure(ifMatch, S.Version, S.Exists);
 
         S.Exists = true;
         S.Title = title;

@@ -51,7 +51,8 @@ public sealed class LectureGrain(
             return new StartSessionResult(false, await SessionViewAsync(FindSession(seen.SessionId)));
         }
 
-        IfMatch.Ensure(ifMatch, S.Version);
+        // A start creates the run when it has none: If-Match * (an existing run only) then matches nothing.
+        IfMatch.Ensure(ifMatch, S.Version, exists: S.Sessions.Count > 0);
         var lecture = grains.GetGrain<ILectureCatalogGrain>(LectureId);
         var topic = await lecture.GetTopicAsync(topicId);
         if (!S.RegisteredWithLecture)

@@ -1,7 +1,9 @@
 using System.Globalization;
 using Lectures.Grains.Common;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Lectures.Grains.Rooms;
 
@@ -14,10 +16,11 @@ namespace Lectures.Grains.Rooms;
 /// idempotent per (agent, seq), until the pair's report deadline. A pair that ends otherwise (the agent removed, lost)
 /// has its generation cancelled. A durable reminder, kept in the background while an agent is responding (no turn
 /// waits on the reminder table), ends the pairs whose generation was lost (a dead silo) as failed/interrupted within
-/// <c>Agents:ResponseTimeout</c> + 15 s, whether or not anybody reads the room.
+/// <c>Agents:ResponseTimeout</c> + 15 s, whether or not anybody reads the room. Messages and remembered
+/// clientMessageIds are stored in pages (<see cref="RoomStore"/>): a post writes one page of each and the small record.
 /// </summary>
 public sealed class RoomGrain(
-    [PersistentState("room")] IPersistentState<RoomState> state,
+    [PersistentState("room", RoomOptions.Storage)] IPersistentState<RoomRecord> record,
     IOptions<AgentOptions> agentOptions,
     IOptions<RoomOptions> roomOptions,
     TimeProvider clock,
@@ -28,18 +31,23 @@ public sealed class RoomGrain(
 
     private readonly AgentOptions _agents = agentOptions.Value;
     private readonly int _maxMessages = roomOptions.Value.MaxMessages;
+    private readonly TimeSpan _idempotencyWindow = roomOptions.Value.IdempotencyWindow;
     private EventLog<RoomChange> _events = null!;
+    private RoomStore _store = null!;
+    private RoomState _state = new();
     // The room as last written: event streams interleave with writes and must never show a change that is not durable.
-    private RoomView? _durable;
+    private Durable _durable = null!;
     private BackgroundReminder _lostCheck = null!;
     private bool _broken;
-    private RoomState S => state.State;
+    private RoomState S => _state;
     private string RoomCode => this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _events = this.CreateEventLog<RoomChange>(LiveStreams.Rooms, logger);
-        _durable = View();
+        _store = new RoomStore(record, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(RoomOptions.Storage), this, clock, logger);
+        _state = await _store.LoadAsync();
+        _durable = Snapshot();
         _lostCheck = new BackgroundReminder(this, LostReplies, _agents.CheckPeriod, () => S.Agents.Any(a => a.RespondingTo is not null), logger);
         // The silo that held this room may have died while agents were generating: end what is already lost, hand the
         // rest to their workers again (a worker still generating a pair keeps it and reports here), and make sure the
@@ -57,8 +65,9 @@ public sealed class RoomGrain(
     public async Task<RoomView> PutAsync(IReadOnlyList<AgentDefinition> agents, string replyPolicy, IfMatch? ifMatch = null)
     {
         EnsureUsable();
-        IfMatch.Ensure(ifMatch, S.Version);
-        var events = new List<(string, RoomChange)>();
+        // A PUT creates the room when it does not exist: If-Match * (an existing room only) then matches nothing.
+        IfMatch.Ensure(ifMatch, S.Version, S.Exists);
+        var events = new List<(long, string, RoomChange)>();
         var now = clock.GetUtcNow();
         // An agent that is removed while responding still ends its pair with exactly one message, and its generation stops.
         var ended = new List<(string AgentId, long Seq)>();
@@ -75,10 +84,10 @@ public sealed class RoomGrain(
         }).ToList();
         S.Exists = true;
         S.ReplyPolicy = replyPolicy;
-        events.Add(("room", RoomEvent()));
+        events.Add(RoomRules.Event(S, "room", RoomEvent()));
         await CommitAsync(events);
         CancelGenerations(ended);
-        return _durable!;
+        return _durable.View;
     }
 
     public Task<RoomView> GetAsync()
@@ -96,7 +105,7 @@ public sealed class RoomGrain(
     {
         EnsureUsable();
         EnsureExists();
-        if (clientMessageId is not null && S.ClientMessages.TryGetValue(RoomRules.ClientKey(senderId, clientMessageId), out var original))
+        if (clientMessageId is not null && RoomRules.Remembered(S, senderId, clientMessageId, clock.GetUtcNow(), _idempotencyWindow) is { } original)
         {
             DomainMetrics.DuplicatesPrevented.Add(1);
             return new PostResult(false, original.Seq, original.Triggered, original.Skipped);
@@ -164,13 +173,14 @@ public sealed class RoomGrain(
     // Runs interleaved with a write that is awaiting the store: reads only what was last written.
     public Task<EventBatch<RoomChange>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
     {
-        var durable = _durable!;
-        if (durable.Version == 0)
+        var durable = _durable;
+        if (durable.View.Version == 0)
         {
             throw NotFound();
         }
 
-        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<RoomChange>(durable.Version, "room", new RoomChange(null, null, durable))));
+        var snapshot = new ChangeEvent<RoomChange>(durable.View.Version, "room", new RoomChange(null, null, durable.View));
+        return Task.FromResult(_events.After(afterId, snapshot, () => RoomRules.Replay(durable.Messages, afterId, snapshot, durable.TrimmedEventId, durable.ReplayFrom)));
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -198,7 +208,7 @@ public sealed class RoomGrain(
 
         // Taken before the pairs end: ending one clears its agent's RespondingTo.
         var pairs = lost.Select(a => (a.AgentId, Seq: a.RespondingTo!.Value)).ToList();
-        var events = new List<(string, RoomChange)>();
+        var events = new List<(long, string, RoomChange)>();
         foreach (var (agentId, seq) in pairs)
         {
             logger.LogInformation("Agent {AgentId} of room {RoomCode} lost its generation for message {Seq}; ending it as interrupted", agentId, RoomCode, seq);
@@ -233,8 +243,8 @@ public sealed class RoomGrain(
             S.Players.RemoveAt(index);
         }
 
-        await CommitAsync([("room", RoomEvent())]);
-        return _durable!;
+        await CommitAsync([RoomRules.Event(S, "room", RoomEvent())]);
+        return _durable.View;
     }
 
     /// <summary>
@@ -279,28 +289,29 @@ public sealed class RoomGrain(
     private IGenerationWorkerGrain Worker(string agentId) =>
         GrainFactory.GetGrain<IGenerationWorkerGrain>(GenerationKeys.Worker(this.GetGrainId(), agentId));
 
-    /// <summary>Versions each event, writes, then publishes. Nothing is answered or published that was not written.</summary>
-    private async Task CommitAsync(List<(string Type, RoomChange Change)> events)
+    /// <summary>Writes (the remembered posts past their window are dropped with it), then publishes the change's events (versioned by the rules). Nothing is answered or published that was not written.</summary>
+    private async Task CommitAsync(List<(long Id, string Type, RoomChange Change)> events)
     {
-        var first = S.Version + 1;
-        S.Version += events.Count;
         try
         {
-            await state.SaveAsync(this, logger);
+            await _store.WriteAsync(S, RoomRules.Expire(S, clock.GetUtcNow(), _idempotencyWindow));
         }
         catch
         {
             // The in-memory state holds a change that is not stored: refuse everything until the room is reloaded.
             _broken = true;
+            DeactivateOnIdle();
             throw;
         }
 
-        _durable = View();
-        foreach (var (type, change) in events)
+        _durable = Snapshot();
+        foreach (var (id, type, change) in events)
         {
-            _events.Append(first++, type, type == "room" ? new RoomChange(null, null, _durable) : change);
+            _events.Append(id, type, type == "room" ? new RoomChange(null, null, _durable.View) : change);
         }
     }
+
+    private Durable Snapshot() => new(View(), _store.Written, S.TrimmedEventId, S.ReplayFrom);
 
     private static void Count(string? error)
     {
@@ -335,4 +346,7 @@ public sealed class RoomGrain(
     private RoomChange RoomEvent() => new(null, null, null);
 
     private RoomView View() => new(RoomCode, S.Players.ToList(), S.Agents.Select(RoomRules.View).ToList(), S.LastSeq, S.ReplyPolicy, S.Version);
+
+    /// <summary>What was last written, for the reads that interleave with a write.</summary>
+    private sealed record Durable(RoomView View, System.Collections.Immutable.ImmutableList<MessageState> Messages, long TrimmedEventId, long ReplayFrom);
 }

@@ -40,7 +40,14 @@ public sealed class RoomOptions
 {
     public const string Section = "Rooms";
 
+    /// <summary>The grain storage of rooms (their records and message pages); deletes a replaced page's record.</summary>
+    public const string Storage = "rooms";
+
     /// <summary>A room keeps its latest this many messages, so its stored state stays bounded.</summary>
     [Range(1, 100_000, ErrorMessage = "Rooms:MaxMessages must be from 1 to 100000.")]
     public int MaxMessages { get; set; } = 1000;
+
+    /// <summary>How long a post's (sender, clientMessageId) is remembered, whether or not its message is still kept.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "365.00:00:00", ErrorMessage = "Rooms:IdempotencyWindow must be from 00:00:01 to 365.00:00:00.")]
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromDays(1);
 }

@@ -86,7 +86,11 @@ public static class SessionRules
 
     /// <summary>Empties the history, drops the queue and ends the request in flight, in one step.</summary>
     public static SessionState Clear(SessionState s, DateTimeOffset now) =>
-        s with { ActiveRequestId = null, ActiveSince = null, Queue = [], History = [], HistoryStart = s.HistoryStart + s.History.Count, LastActiveAt = now };
+        s with
+        {
+            ActiveRequestId = null, ActiveSince = null, Queue = [], History = [], HistoryStart = s.HistoryStart + s.History.Count, LastActiveAt = now,
+            TrimmedEventId = Math.Max(s.TrimmedEventId, s.History.Select(e => e.EventId).DefaultIfEmpty(0).Max()),
+        };
 
     /// <summary>Whether the request in flight has outlived its deadline and its report's: its generation is lost.</summary>
     public static bool IsLost(SessionState s, DateTimeOffset now, SessionOptions options) =>
@@ -168,6 +172,40 @@ public static class SessionRules
             drop++;
         }
 
-        return drop == 0 ? s : s with { History = s.History.RemoveRange(0, drop), HistoryStart = s.HistoryStart + drop };
+        return drop == 0 ? s : s with
+        {
+            History = s.History.RemoveRange(0, drop), HistoryStart = s.HistoryStart + drop,
+            TrimmedEventId = Math.Max(s.TrimmedEventId, s.History.Take(drop).Select(e => e.EventId).DefaultIfEmpty(0).Max()),
+        };
+    }
+
+    /// <summary>
+    /// Marks the reply to <paramref name="requestId"/> (the assistant entry) with the id of the <c>reply</c> event it is
+    /// published under, so a client that missed the event gets it again from the history.
+    /// </summary>
+    public static SessionState MarkReplyEvent(SessionState s, string requestId, long eventId)
+    {
+        var index = s.History.FindLastIndex(e => e.Role == HistoryRole.Assistant && e.RequestId == requestId);
+        return index < 0 ? s : s with { History = s.History.SetItem(index, s.History[index] with { EventId = eventId }) };
+    }
+
+    /// <summary>
+    /// What a client that saw events up to <paramref name="afterId"/> missed, from the history: every reply it missed
+    /// that the history still holds, once each and in order, then (if it missed other events too) the status
+    /// <paramref name="snapshot"/>; the snapshot alone when the gap reaches a reply that was dropped, or replies stored
+    /// before they recorded their event ids.
+    /// </summary>
+    public static IReadOnlyList<ChangeEvent<SessionEvent>> Replay(SessionState s, long afterId, ChangeEvent<SessionEvent> snapshot)
+    {
+        var replies = s.History.Where(e => e.Role == HistoryRole.Assistant && e.Status == RequestStatus.Completed).ToList();
+        if (afterId < 0 || afterId < s.TrimmedEventId || replies.Any(e => e.EventId == 0))
+        {
+            return [snapshot];
+        }
+
+        var stored = replies.Where(e => e.EventId > afterId).OrderBy(e => e.EventId)
+            .Select(e => new ChangeEvent<SessionEvent>(e.EventId, "reply", snapshot.Data with { RequestId = e.RequestId, Status = RequestStatus.Completed, Reply = e.Text }))
+            .ToList();
+        return EventReplay.Fill(stored, afterId, snapshot);
     }
 }

@@ -153,9 +153,14 @@ public sealed class UserSessionGrain(
             : throw DomainException.NotFound(SessionErrors.NotFound, $"User '{this.GetPrimaryKeyString()}' has no session.");
     }
 
-    // The log holds every event of this incarnation: a client of a deleted one (lower ids) gets them all.
-    public Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_events.After(afterId, () => SessionRules.Snapshot(_durable, Now), _durable.Incarnation));
+    public Task<EventBatch<SessionEvent>> GetEventsAsync(long afterId, CancellationToken cancellationToken = default)
+    {
+        var s = _durable;
+        var snapshot = SessionRules.Snapshot(s, Now);
+        // The log holds every event of this incarnation: a client of a deleted one (lower ids) gets them all. Beyond the
+        // log (a reactivation, a client far behind), the replies it missed come from the history.
+        return Task.FromResult(_events.After(afterId, snapshot, () => SessionRules.Replay(s, afterId < 0 ? afterId : Math.Max(afterId, s.Incarnation), snapshot), s.Incarnation));
+    }
 
     public async Task<bool> CompleteGenerationAsync(string slot, string requestId, GenerationResult result)
     {
@@ -216,6 +221,14 @@ public sealed class UserSessionGrain(
         var events = changes.Where(c => c.RequestId is not null || changes.Length == 1).ToList();
         var firstId = next.EventSeq + 1;
         next = next with { EventSeq = next.EventSeq + events.Count };
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i] is ("reply", { } replied, _, _))
+            {
+                next = SessionRules.MarkReplyEvent(next, replied, firstId + i);
+            }
+        }
+
         try
         {
             await _store.WriteAsync(next);

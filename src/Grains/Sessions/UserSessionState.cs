@@ -32,19 +32,21 @@ public sealed record SessionState
     public DateTimeOffset BucketUpdatedAt { get; init; }
     /// <summary>The id of the last live event, so ids keep increasing across activations.</summary>
     public long EventSeq { get; init; }
+    /// <summary>The highest event id of a reply dropped from the history (trimmed or cleared): a client behind it gets a snapshot.</summary>
+    public long TrimmedEventId { get; init; }
 
     public SessionRecord ToRecord(ImmutableArray<HistoryPageRef> pages) => new()
     {
         Exists = Exists, Incarnation = Incarnation, CreatedAt = CreatedAt, LastActiveAt = LastActiveAt, ActiveRequestId = ActiveRequestId,
         ActiveSince = ActiveSince, Queue = [.. Queue], HistoryStart = HistoryStart, HistoryPages = [.. pages], BucketTokens = BucketTokens,
-        BucketUpdatedAt = BucketUpdatedAt, EventSeq = EventSeq,
+        BucketUpdatedAt = BucketUpdatedAt, EventSeq = EventSeq, TrimmedEventId = TrimmedEventId,
     };
 
     public static SessionState FromRecord(SessionRecord r, ImmutableList<HistoryEntry> history) => new()
     {
         Exists = r.Exists, Incarnation = r.Incarnation, CreatedAt = r.CreatedAt, LastActiveAt = r.LastActiveAt, ActiveRequestId = r.ActiveRequestId,
         ActiveSince = r.ActiveSince, Queue = [.. r.Queue], History = history, HistoryStart = r.HistoryStart, BucketTokens = r.BucketTokens,
-        BucketUpdatedAt = r.BucketUpdatedAt, EventSeq = r.EventSeq,
+        BucketUpdatedAt = r.BucketUpdatedAt, EventSeq = r.EventSeq, TrimmedEventId = r.TrimmedEventId,
     };
 }
 
@@ -69,6 +71,7 @@ public sealed class SessionRecord
     [Id(11)] public long EventSeq { get; set; }
     /// <summary>The whole history, as versions before paged history stored it; moved into pages by the next write.</summary>
     [Id(12)] public List<HistoryEntry>? History { get; set; }
+    [Id(13)] public long TrimmedEventId { get; set; }
 }
 
 [GenerateSerializer, Immutable, Alias("sessions.history-entry")]
@@ -77,7 +80,8 @@ public sealed record HistoryEntry(
     [property: Id(1)] string Text,
     [property: Id(2)] string RequestId,
     [property: Id(3)] RequestStatus Status,
-    [property: Id(4)] DateTimeOffset At)
+    [property: Id(4)] DateTimeOffset At,
+    [property: Id(5)] long EventId = 0)
 {
     public HistoryEntryView View() => new(Role, Text, RequestId, Status, At);
 }

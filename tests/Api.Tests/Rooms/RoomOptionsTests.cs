@@ -8,6 +8,8 @@ public sealed class RoomOptionsTests
     [InlineData("Agents:ResponseTimeout", "00:00:00", "Agents:ResponseTimeout")]
     [InlineData("Agents:ContextMessages", "0", "Agents:ContextMessages")]
     [InlineData("Rooms:MaxMessages", "0", "Rooms:MaxMessages")]
+    [InlineData("Rooms:IdempotencyWindow", "00:00:00", "Rooms:IdempotencyWindow")]
+    [InlineData("Rooms:IdempotencyWindow", "00:00:60", "Rooms:IdempotencyWindow")]
     [InlineData("Agents:Responder", "OpenAI", "Agents:Endpoint")]
     public async Task A_bad_room_or_agent_setting_stops_the_host_at_start_naming_the_key(string key, string value, string named)
     {

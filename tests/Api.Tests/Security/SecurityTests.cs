@@ -144,6 +144,43 @@ public sealed class SecurityTests(KeyedHostFixture keyed) : IClassFixture<KeyedH
         Assert.Equal(["hello"], messages.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("text").GetString()));
     }
 
+    [Fact]
+    public async Task A_removed_players_open_event_stream_ends_within_a_second_of_its_removal()
+    {
+        var roomCode = Ids.New("room");
+        await (await Send(HttpMethod.Put, $"/api/rooms/{roomCode}", KeyedHostFixture.Client,
+            new { agents = new[] { new { agentId = "a1", name = "Ann", persona = "kind" } }, replyPolicy = "all" })).Expect(HttpStatusCode.OK);
+        await (await Send(HttpMethod.Put, $"/api/rooms/{roomCode}/players/p1", KeyedHostFixture.Player)).ExpectProblem(HttpStatusCode.Forbidden, "forbidden");
+        await (await Send(HttpMethod.Put, $"/api/rooms/{roomCode}/players/p1", KeyedHostFixture.Client)).Expect(HttpStatusCode.OK);
+
+        using var sse = new HttpClient { BaseAddress = Http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/rooms/{roomCode}/events");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", KeyedHostFixture.Player);
+        using var response = await sse.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.StartsWith("id: ", await reader.ReadLineAsync());
+
+        await (await Send(HttpMethod.Delete, $"/api/rooms/{roomCode}/players/p1", KeyedHostFixture.Client)).Expect(HttpStatusCode.OK);
+        var removedAt = System.Diagnostics.Stopwatch.StartNew();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var seen = new List<string>();
+        try
+        {
+            while (await reader.ReadLineAsync(deadline.Token) is { } line)
+            {
+                seen.Add(line);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"the stream was still open 5 s after the removal; it sent: {string.Join(" | ", seen)}");
+        }
+
+        Assert.True(removedAt.Elapsed < TimeSpan.FromSeconds(2), $"the stream ended {removedAt.Elapsed.TotalSeconds:F1} s after the removal");
+        Assert.DoesNotContain(seen, l => l.Contains("\"players\":[]") || l.StartsWith("event: message"));
+    }
+
     [Theory]
     [InlineData("/dashboard")]
     [InlineData("/dashboard/DashboardCounters")]

@@ -59,6 +59,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddGrainStorage(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME,
                 (services, _) => ActivatorUtilities.CreateInstance<GatedGrainStorage>(services));
             silo.Services.AddGrainStorage(SessionOptions.Storage, (services, _) => ActivatorUtilities.CreateInstance<GatedGrainStorage>(services));
+            silo.Services.AddGrainStorage(global::Lectures.Grains.Rooms.RoomOptions.Storage, (services, _) => ActivatorUtilities.CreateInstance<GatedGrainStorage>(services));
             silo.AddMemoryGrainStorage("PubSubStore");
             silo.AddMemoryStreams(LiveStreams.Provider);
             // Reminders in a table tests can delay or fail per grain (a slow or partitioned reminder store).
