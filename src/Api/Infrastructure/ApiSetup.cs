@@ -75,6 +75,7 @@ public static class ApiSetup
 
         builder.Services.AddSingleton<GrainLookup>();
         builder.Services.AddSingleton<LiveFeeds>();
+        builder.Services.AddSingleton<DeltaFeeds>();
         builder.Services.AddProductOpenApi();
         builder.Services.AddSingleton<RedisHealthConnection>();
         builder.Services.AddHealthChecks()

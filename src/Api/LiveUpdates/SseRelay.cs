@@ -20,7 +20,8 @@ public static class SseRelay
     // A feed hands the same event instance to all of this silo's clients of a grain: its text is made once.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, string> Frames = new();
 
-    public static async Task RelayAsync<T, TOut>(HttpContext http, StreamId stream, LiveFeeds.Poll<T> poll, Func<T, TOut> map)
+    public static async Task RelayAsync<T, TOut>(HttpContext http, StreamId stream, LiveFeeds.Poll<T> poll, Func<T, TOut> map,
+        DeltaFeeds.Source? deltaSource = null)
     {
         var afterId = long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), out var lastId) ? lastId : -1;
         // Ends when the client leaves or the host stops (a stream held open would hold up a graceful stop).
@@ -30,6 +31,7 @@ public static class SseRelay
         // Subscribed before the grain is asked, so nothing published in between is missed; an unknown resource is
         // still answered with a 404 problem document because nothing has been written yet.
         using var lease = await http.RequestServices.GetRequiredService<LiveFeeds>().WatchAsync(stream, poll);
+        using var deltas = deltaSource is null ? null : http.RequestServices.GetRequiredService<DeltaFeeds>().Watch(deltaSource);
         var events = (await poll(afterId, ct)).Events;
 
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
@@ -43,6 +45,8 @@ public static class SseRelay
             while (true)
             {
                 var text = new StringBuilder();
+                // Deltas first: the pieces of a reply go out before its stored message when both are waiting.
+                deltas?.AppendTo(text);
                 foreach (var e in events.Where(e => e.Id > afterId))
                 {
                     text.Append(Frames.GetValue(e, _ => $"id: {e.Id}\nevent: {e.Type}\ndata: {JsonSerializer.Serialize(map(e.Data), json)}\n\n"));
@@ -60,7 +64,7 @@ public static class SseRelay
 
                 if (next.Count == 0)
                 {
-                    await lease.Feed.WaitAsync(KeepAlive, ct);
+                    await DeltaFeeds.WaitAsync(t => lease.Feed.WaitAsync(KeepAlive, t), deltas, ct);
                     if (!lease.Feed.TryGetAfter(afterId, out next))
                     {
                         next = [.. (await poll(afterId, ct)).Events];

@@ -41,7 +41,10 @@ public static class RoomApi
             "404 room.not_found");
         rooms.MapGet("/{roomCode}/events", Events).AsRoomReader().EventStream().Describe("streamRoomEvents",
             "Server-Sent Events: message, agent (status), agent_failed (the failed agent message), room (players or agents changed, " +
-            "or a snapshot when the gap since Last-Event-ID is no longer held: read the messages after your last seq)",
+            "or a snapshot when the gap since Last-Event-ID is no longer held: read the messages after your last seq), and delta " +
+            "{agentId, inReplyTo, text}: a reply's text while it is generated (Agents:Streaming), a hint sent without id, never " +
+            "stored or replayed; joined, the deltas of one (agentId, inReplyTo) are its message's text unless some were lost. " +
+            "Browsers: pass ?ticket= from POST /api/stream-tickets instead of a key header",
             "404 room.not_found");
         return routes;
     }
@@ -102,7 +105,8 @@ public static class RoomApi
         SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Rooms, roomCode), Room(grains, roomCode).GetEventsAsync, change =>
             change.Message is { } message ? MessageResponse.From(message)
             : change.Agent is { } agent ? AgentResponse.From(agent)
-            : (object)RoomResponse.From(change.Room!));
+            : (object)RoomResponse.From(change.Room!),
+            new DeltaFeeds.Source(StreamId.Create(LiveStreams.RoomDeltas, roomCode), RoomDeltaResponse.From));
 
     private static IRoomGrain Room(GrainLookup grains, string roomCode) => grains.Get<IRoomGrain>(roomCode);
 
@@ -178,6 +182,13 @@ public sealed record RoomResponse(string RoomCode, IReadOnlyList<string> Players
 public sealed record MessageResponse(long Seq, string SenderId, SenderKind SenderKind, string Text, long? InReplyTo, MessageOutcome? Outcome, string? Error, DateTimeOffset At)
 {
     public static MessageResponse From(MessageView m) => new(m.Seq, m.SenderId, m.SenderKind, m.Text, m.InReplyTo, m.Outcome, m.Error, m.At);
+}
+
+/// <summary>A piece of an agent's reply to <c>inReplyTo</c> while it is generated.</summary>
+public sealed record RoomDeltaResponse(string AgentId, long InReplyTo, string Text)
+{
+    public static RoomDeltaResponse From(ReplyDelta d) =>
+        new(d.Slot, long.Parse(d.RequestId, System.Globalization.CultureInfo.InvariantCulture), d.Text);
 }
 
 public sealed record MessagePageResponse(IReadOnlyList<MessageResponse> Messages, long TrimmedBefore);

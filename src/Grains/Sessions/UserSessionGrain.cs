@@ -282,8 +282,8 @@ public sealed class UserSessionGrain(
         {
             var since = _state.ActiveSince ?? Now;
             Worker.StartAsync(new GenerationRequest(this.GetGrainId(), Slot, requestId, SessionRules.Prompt(_state, requestId, _options.ContextMessages),
-                since + _options.ResponseTimeout, since + _options.LostAfter, SessionOptions.ResponderKey, false, _options.MaxReplyChars,
-                SessionRules.CutMarker, resumeOnly)).Ignore();
+                since + _options.ResponseTimeout, since + _options.LostAfter, SessionOptions.ResponderKey, _options.Streaming, _options.MaxReplyChars,
+                SessionRules.CutMarker, resumeOnly, _options.Streaming && _events.Watched ? LiveStreams.SessionDeltas : null)).Ignore();
         }
     }
 
