@@ -55,6 +55,7 @@ public static class ApiSetup
         }
 
         builder.AddEdgeProtection();
+        builder.AddBrowserAccess();
         var maxBody = StartupOptions.Read<ApiOptions>(builder.Configuration, ApiOptions.Section).MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = maxBody);
@@ -92,6 +93,7 @@ public static class ApiSetup
 
     public static WebApplication UseApiPipeline(this WebApplication app)
     {
+        app.UseBrowserAccess();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();

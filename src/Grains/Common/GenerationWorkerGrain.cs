@@ -21,6 +21,9 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
     private static readonly TimeSpan ReplacedGrace = TimeSpan.FromSeconds(5);
     // Deltas are hints: a stream that does not take them promptly never delays the reply's report by more than this.
     private static readonly TimeSpan DeltaFlushLimit = TimeSpan.FromSeconds(1);
+    // Three pulling periods of the live streams' queues (ProductSilo): the reply's last pieces reach the API silos
+    // before its message event. Paid only by replies somebody watches, against a generation of seconds.
+    private static readonly TimeSpan DeltaSettle = TimeSpan.FromMilliseconds(150);
 
     private Running? _current;
 
@@ -108,10 +111,13 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
                 ? await StreamAsync(chat, prompt, deltas, linked.Token).WaitAsync(linked.Token)
                 : await chat.GetResponseAsync(prompt, cancellationToken: linked.Token).WaitAsync(linked.Token);
             var text = response.Text.Trim();
-            if (deltas is not null)
+            if (deltas is { Published: true })
             {
-                // The last pieces are on their way before the reply is reported (and its message event published).
+                // The last pieces are on their way before the reply is reported. The reply's event travels on another
+                // stream, so it could overtake them: a few pulling periods of the stream queues let the pieces arrive
+                // first (clients still take the stored message as the reply's text whatever the order).
                 await deltas.FlushAsync().WaitAsync(DeltaFlushLimit, clock).ContinueWith(_ => { }, TaskScheduler.Current);
+                await Task.Delay(DeltaSettle, clock);
             }
 
             if (text.Length == 0)

@@ -56,6 +56,9 @@ internal sealed class ReplyDeltaPublisher(IAsyncStream<ReplyDelta> stream, strin
     /// <summary>Completes when everything added so far has been handed to the stream.</summary>
     public Task FlushAsync() => _inFlight.IsCompleted && _pending.Length > 0 ? _inFlight = PumpAsync() : _inFlight;
 
+    /// <summary>Whether any piece was handed to the stream.</summary>
+    public bool Published => _sent > 0;
+
     /// <summary>Nothing more is sent (the generation was cancelled or abandoned).</summary>
     public void Close() => _closed = true;
 
