@@ -16,7 +16,7 @@ for watchers in ${WATCHERS:-1 500}; do
       pid=$!
       until curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; do sleep 0.3; done
       printf 'streaming=%s round=%s ' "$streaming" "$round"
-      node "$root/tests/bench/deltas.mjs" --api "http://127.0.0.1:$port" --pid "$pid" --watchers "$watchers" --messages 10 --agents 4
+      node "$root/tests/bench/deltas.mjs" --api "http://127.0.0.1:$port" --pid "$pid" --watchers "$watchers" --messages 10 --agents 4 --streaming "$streaming"
       kill "$pid"; wait "$pid" 2>/dev/null || true
     done
   done

@@ -101,7 +101,7 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, running.Cancel.Token);
         var deltas = request is { Streaming: true, DeltaStream: { } ns }
             ? new ReplyDeltaPublisher(this.GetStreamProvider(LiveStreams.Provider).GetStream<ReplyDelta>(StreamId.Create(ns, request.Owner.Key.ToString()!)),
-                request.Slot, request.RequestId, request.MaxChars, logger)
+                request.Slot, request.RequestId, request.MaxChars, clock, logger)
             : null;
         try
         {

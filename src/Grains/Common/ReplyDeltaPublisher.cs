@@ -5,14 +5,22 @@ using Orleans.Streams;
 namespace Lectures.Grains.Common;
 
 /// <summary>
-/// Sends a reply's text to its owner's delta stream while it is generated. One publish is in flight at a time and the
-/// text that arrives meanwhile goes out as the next piece, so a model's per-token chunks cost at most one stream event
-/// per round trip. The pieces are the text as it will be stored: leading whitespace is never sent and trailing
+/// Sends a reply's text to its owner's delta stream while it is generated. One publish is in flight at a time, at most
+/// one every <see cref="Interval"/>, and the text that arrives meanwhile goes out as the next piece: a model's
+/// per-token chunks cost at most ten stream events a second, each of which every watcher of the owner is written. The pieces are the text as it will be stored: leading whitespace is never sent and trailing
 /// whitespace only once more text follows (the stored reply is trimmed), and nothing past the reply's maximum length.
 /// Used only from the worker's own scheduler, so it needs no lock. Publishing is a hint and never fails the reply.
 /// </summary>
-internal sealed class ReplyDeltaPublisher(IAsyncStream<ReplyDelta> stream, string slot, string requestId, int maxChars, ILogger logger)
+internal sealed class ReplyDeltaPublisher(IAsyncStream<ReplyDelta> stream, string slot, string requestId, int maxChars, TimeProvider clock, ILogger logger)
 {
+    /// <summary>
+    /// Measured with tests/bench-deltas.sh: per-token events (24 a second) to 500 watchers saturated two cores and made
+    /// the deltas lag behind the stored message; ten a second still reads as text growing word by word.
+    /// </summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    private long _lastPublished;
+
     private readonly StringBuilder _pending = new();
     private string _heldWhitespace = "";
     private bool _started;
@@ -54,7 +62,14 @@ internal sealed class ReplyDeltaPublisher(IAsyncStream<ReplyDelta> stream, strin
     }
 
     /// <summary>Completes when everything added so far has been handed to the stream.</summary>
-    public Task FlushAsync() => _inFlight.IsCompleted && _pending.Length > 0 ? _inFlight = PumpAsync() : _inFlight;
+    public Task FlushAsync()
+    {
+        // The reply is complete: what is left goes out at once, not after the interval.
+        _flushing = true;
+        return _inFlight.IsCompleted && _pending.Length > 0 ? _inFlight = PumpAsync() : _inFlight;
+    }
+
+    private bool _flushing;
 
     /// <summary>Whether any piece was handed to the stream.</summary>
     public bool Published => _sent > 0;
@@ -66,6 +81,13 @@ internal sealed class ReplyDeltaPublisher(IAsyncStream<ReplyDelta> stream, strin
     {
         while (_pending.Length > 0 && !_closed)
         {
+            var wait = Interval - clock.GetElapsedTime(_lastPublished);
+            if (_lastPublished != 0 && wait > TimeSpan.Zero && !_flushing)
+            {
+                await Task.Delay(wait, clock);
+                continue;
+            }
+
             var piece = _pending.ToString();
             _pending.Clear();
             if (_sent + piece.Length >= maxChars)
@@ -83,6 +105,7 @@ internal sealed class ReplyDeltaPublisher(IAsyncStream<ReplyDelta> stream, strin
 
             try
             {
+                _lastPublished = clock.GetTimestamp();
                 await stream.OnNextAsync(new ReplyDelta(slot, requestId, piece));
             }
             catch (Exception ex)
