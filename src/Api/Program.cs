@@ -4,6 +4,7 @@ using Lectures.Api.Jobs;
 using Lectures.Api.Lectures;
 using Lectures.Api.Rooms;
 using Lectures.Api.Sessions;
+using Lectures.Api.Security;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddApiSilo();
@@ -15,6 +16,7 @@ app.MapJobApi();
 app.MapLectureApi();
 app.MapRoomApi();
 app.MapSessionApi();
+app.MapStreamTicketApi();
 await app.RunBoundedAsync();
 
 public partial class Program;

@@ -55,6 +55,7 @@ public static class ApiSetup
         }
 
         builder.AddEdgeProtection();
+        builder.AddBrowserAccess();
         var maxBody = StartupOptions.Read<ApiOptions>(builder.Configuration, ApiOptions.Section).MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody);
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = maxBody);
@@ -77,6 +78,7 @@ public static class ApiSetup
         builder.Services.AddSingleton<GrainLookup>();
         builder.Services.AddSingleton(services => new LiveFeeds(() => services.GetRequiredService<IClusterClient>().GetStreamProvider(LiveStreams.Provider),
             services.GetRequiredService<ILogger<LiveFeeds>>()));
+        builder.Services.AddSingleton<DeltaFeeds>();
         builder.Services.AddProductOpenApi();
         builder.Services.AddSingleton<RedisHealthConnection>();
         builder.Services.AddHealthChecks()
@@ -93,6 +95,7 @@ public static class ApiSetup
 
     public static WebApplication UseApiPipeline(this WebApplication app)
     {
+        app.UseBrowserAccess();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();

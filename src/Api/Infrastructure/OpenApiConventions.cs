@@ -44,7 +44,7 @@ public static partial class OpenApiConventions
     /// <summary>A Server-Sent Events route: the 200 is <c>text/event-stream</c>; no request timeout; open streams capped per key.</summary>
     public static RouteHandlerBuilder EventStream(this RouteHandlerBuilder builder)
     {
-        builder.Produces<string>(StatusCodes.Status200OK, "text/event-stream").AsEventStream();
+        builder.Produces<string>(StatusCodes.Status200OK, "text/event-stream").AsEventStream().WithMetadata(EventStreamRoute.Instance);
         return builder;
     }
 
@@ -65,6 +65,10 @@ public static partial class OpenApiConventions
             {
                 operation.Security = [new() { [new OpenApiSecuritySchemeReference("apiKey", context.Document)] = [] },
                     new() { [new OpenApiSecuritySchemeReference("bearer", context.Document)] = [] }];
+                if (metadata.OfType<EventStreamRoute>().Any())
+                {
+                    operation.Security.Add(new() { [new OpenApiSecuritySchemeReference("streamTicket", context.Document)] = [] });
+                }
             }
 
             return Task.CompletedTask;
@@ -80,6 +84,12 @@ public static partial class OpenApiConventions
                 {
                     Type = SecuritySchemeType.ApiKey, In = ParameterLocation.Header, Name = ApiKeyAuthentication.HeaderName,
                     Description = "An API key from Auth:Keys; its role and subject decide what it may do (README, Authentication).",
+                },
+                ["streamTicket"] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.ApiKey, In = ParameterLocation.Query, Name = StreamTickets.QueryName,
+                    Description = "Event streams only: a ticket from POST /api/stream-tickets for this path (a browser's EventSource cannot send headers). " +
+                        "It carries the role and subject of the key that asked for it and expires after Auth:StreamTicketLifetime.",
                 },
                 ["bearer"] = new OpenApiSecurityScheme
                 {
@@ -98,6 +108,7 @@ public static partial class OpenApiConventions
                 new() { Name = "Lectures", Description = "Lecture definitions and each robot's run, sessions and state machine." },
                 new() { Name = "Rooms", Description = "Group chats with AI agents that answer exactly once per trigger." },
                 new() { Name = "User sessions", Description = "Chatbot sessions: one request in flight per user, cancel, clear, rate limits." },
+                new() { Name = "Stream tickets", Description = "For browsers: open an event stream with ?ticket= instead of a key header." },
             };
             return Task.CompletedTask;
         });

@@ -24,7 +24,9 @@ public static class SseRelay
     /// Whether the client may still see the grain's events, judged on each event before it is sent (a room's player
     /// that was removed): the first event it refuses ends the response.
     /// </param>
-    public static async Task RelayAsync<T, TOut>(HttpContext http, StreamId stream, LiveFeeds.Poll<T> poll, Func<T, TOut> map, Func<T, bool>? admits = null)
+    /// <param name="deltaSource">The owner's reply deltas (hints without ids), when the route has them.</param>
+    public static async Task RelayAsync<T, TOut>(HttpContext http, StreamId stream, LiveFeeds.Poll<T> poll, Func<T, TOut> map, Func<T, bool>? admits = null,
+        DeltaFeeds.Source? deltaSource = null)
     {
         var afterId = long.TryParse(http.Request.Headers["Last-Event-ID"].ToString(), out var lastId) ? lastId : -1;
         // Ends when the client leaves or the host stops (a stream held open would hold up a graceful stop).
@@ -34,6 +36,7 @@ public static class SseRelay
         // Subscribed before the grain is asked, so nothing published in between is missed; an unknown resource is
         // still answered with a 404 problem document because nothing has been written yet.
         using var lease = await http.RequestServices.GetRequiredService<LiveFeeds>().WatchAsync(stream, poll);
+        using var deltas = deltaSource is null ? null : http.RequestServices.GetRequiredService<DeltaFeeds>().Watch(deltaSource);
         var events = (await poll(afterId, ct)).Events;
 
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
@@ -48,6 +51,8 @@ public static class SseRelay
             {
                 var text = new StringBuilder();
                 var refused = false;
+                // Deltas first: the pieces of a reply go out before its stored message when both are waiting.
+                deltas?.AppendTo(text);
                 foreach (var e in events.Where(e => e.Id > afterId))
                 {
                     if (admits is not null && !admits(e.Data))
@@ -75,7 +80,7 @@ public static class SseRelay
 
                 if (next.Count == 0)
                 {
-                    await lease.Feed.WaitAsync(KeepAlive, ct);
+                    await DeltaFeeds.WaitAsync(t => lease.Feed.WaitAsync(KeepAlive, t), deltas, ct);
                     if (!lease.Feed.TryGetAfter(afterId, out next))
                     {
                         next = [.. (await poll(afterId, ct)).Events];

@@ -44,7 +44,10 @@ public static class RoomApi
             "Server-Sent Events: message, agent (status), agent_failed (the failed agent message), room (players or agents changed). " +
             "Resuming with Last-Event-ID gives every missed message the room still keeps, once each and in order, then one room event " +
             "with the current players and agents if those changed too; a room snapshot only when the gap reaches before trimmedBefore " +
-            "(read the messages after your last seq). A player's stream ends when it is removed from the room",
+            "(read the messages after your last seq). A player's stream ends when it is removed from the room. Also delta " +
+            "{agentId, inReplyTo, text}: a reply's text while it is generated (Agents:Streaming), a hint sent without id, never " +
+            "stored or replayed; joined, the deltas of one (agentId, inReplyTo) are its message's text unless some were lost. " +
+            "Browsers: pass ?ticket= from POST /api/stream-tickets instead of a key header",
             "404 room.not_found");
         return routes;
     }
@@ -110,7 +113,8 @@ public static class RoomApi
             change.Message is { } message ? MessageResponse.From(message)
             : change.Agent is { } agent ? AgentResponse.From(agent)
             : (object)RoomResponse.From(change.Room!),
-            player is null ? null : change => change.Room is not { } room || room.Players.Contains(player));
+            player is null ? null : change => change.Room is not { } room || room.Players.Contains(player),
+            new DeltaFeeds.Source(StreamId.Create(LiveStreams.RoomDeltas, roomCode), RoomDeltaResponse.From));
     }
 
     private static IRoomGrain Room(GrainLookup grains, string roomCode) => grains.Get<IRoomGrain>(roomCode);
@@ -187,6 +191,13 @@ public sealed record RoomResponse(string RoomCode, IReadOnlyList<string> Players
 public sealed record MessageResponse(long Seq, string SenderId, SenderKind SenderKind, string Text, long? InReplyTo, MessageOutcome? Outcome, string? Error, DateTimeOffset At)
 {
     public static MessageResponse From(MessageView m) => new(m.Seq, m.SenderId, m.SenderKind, m.Text, m.InReplyTo, m.Outcome, m.Error, m.At);
+}
+
+/// <summary>A piece of an agent's reply to <c>inReplyTo</c> while it is generated.</summary>
+public sealed record RoomDeltaResponse(string AgentId, long InReplyTo, string Text)
+{
+    public static RoomDeltaResponse From(ReplyDelta d) =>
+        new(d.Slot, long.Parse(d.RequestId, System.Globalization.CultureInfo.InvariantCulture), d.Text);
 }
 
 public sealed record MessagePageResponse(IReadOnlyList<MessageResponse> Messages, long TrimmedBefore);

@@ -23,6 +23,8 @@ public static class Access
     public const string Player = "player";
     public const string ReadRooms = "read-rooms";
     public const string User = "user";
+    /// <summary>Any valid key (what it may then do is decided per resource).</summary>
+    public const string AnyKey = "any-key";
 
     public static WebApplicationBuilder AddApiSecurity(this WebApplicationBuilder builder, ILogger startupLog)
     {
@@ -51,6 +53,7 @@ public static class Access
             .AddPolicy(Player, Allow((Roles.Player, null)))
             .AddPolicy(ReadRooms, Allow((Roles.Client, null), (Roles.Player, null)))
             .AddPolicy(User, Allow((Roles.User, "userId")))
+            .AddPolicy(AnyKey, Allow([.. Roles.All.Select(r => (r!, (string?)null))]))
             // A route that forgot to declare its policy is admin-only, never open.
             .SetFallbackPolicy(Allow());
         return builder;

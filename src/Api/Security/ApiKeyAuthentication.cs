@@ -16,7 +16,7 @@ namespace Lectures.Api.Security;
 /// 401 and 403 are problem documents (<c>unauthorized</c>, <c>forbidden</c>).
 /// </summary>
 public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeyAuthentication.KeyDigests digests) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    ApiKeyAuthentication.KeyDigests digests, StreamTickets tickets) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string HeaderName = "X-Api-Key";
@@ -44,7 +44,7 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
         var presented = Presented(Request);
         if (presented is null)
         {
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return Task.FromResult(TicketResult());
         }
 
         var digest = Digest(presented);
@@ -73,11 +73,25 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName)));
     }
 
+    /// <summary>An event stream opened with <c>?ticket=</c> (a browser's EventSource sends no key header).</summary>
+    private AuthenticateResult TicketResult()
+    {
+        if (!HttpMethods.IsGet(Request.Method) || !Request.Query.TryGetValue(StreamTickets.QueryName, out var ticket) || ticket.Count != 1)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        return tickets.Read(ticket.ToString(), Request.PathBase + Request.Path) is { } principal
+            ? AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName))
+            : AuthenticateResult.Fail("The stream ticket is not valid for this path, or it has expired.");
+    }
+
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.Headers.WWWAuthenticate = "Bearer";
         await Problems.WriteAsync(Context, 401, "unauthorized", "Unauthorized",
-            $"Send a valid API key as 'Authorization: Bearer <key>' or '{HeaderName}: <key>'.");
+            $"Send a valid API key as 'Authorization: Bearer <key>' or '{HeaderName}: <key>' (an event stream also takes ?{StreamTickets.QueryName}= " +
+            "from POST /api/stream-tickets, for the path it was issued for, until it expires).");
     }
 
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties) =>

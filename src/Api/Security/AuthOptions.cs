@@ -10,6 +10,10 @@ public sealed class AuthOptions : IValidatableObject
 
     public List<ApiKey> Keys { get; set; } = [];
 
+    /// <summary>How long a stream ticket opens its stream (POST /api/stream-tickets).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Auth:StreamTicketLifetime must be from 00:00:01 to 01:00:00.")]
+    public TimeSpan StreamTicketLifetime { get; set; } = TimeSpan.FromMinutes(1);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);

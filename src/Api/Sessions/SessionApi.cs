@@ -29,7 +29,10 @@ public static class SessionApi
         users.MapGet("/session", Get).Describe("getUserSession", "The session: status, request in flight, queue length, history", "404 session.not_found");
         users.MapGet("/events", Events).EventStream().Describe("streamUserSessionEvents",
             "Server-Sent Events: reply, status. Resuming with Last-Event-ID gives every missed reply the history still holds, once each and in order, " +
-            "then one status event if the status changed too; a status snapshot only when the gap reaches a reply no longer in the history");
+            "then one status event if the status changed too; a status snapshot only when the gap reaches a reply no longer in the history. " +
+            "Also delta {requestId, text}: the reply's text while it is generated (Sessions:Streaming), a hint sent without id, never stored " +
+            "or replayed; joined, the deltas of one request are its reply unless some were lost or the reply was cut. Browsers: pass ?ticket= " +
+            "from POST /api/stream-tickets instead of a key header");
         return routes;
     }
 
@@ -95,7 +98,7 @@ public static class SessionApi
 
     public static Task Events(string userId, GrainLookup grains, HttpContext http) =>
         SseRelay.RelayAsync(http, StreamId.Create(LiveStreams.Sessions, userId), grains.Get<IUserSessionGrain>(userId).GetEventsAsync,
-            SessionEventResponse.From);
+            SessionEventResponse.From, deltaSource: new DeltaFeeds.Source(StreamId.Create(LiveStreams.SessionDeltas, userId), SessionDeltaResponse.From));
 
     private static ProblemHttpResult TooMany(HttpContext http, string code, string detail, TimeSpan retryAfter)
     {
@@ -114,6 +117,12 @@ public static class SessionApi
 
         return TypedResults.Problem(detail, statusCode: status, title: title, extensions: extensions);
     }
+}
+
+/// <summary>A piece of the reply to <c>requestId</c> while it is generated.</summary>
+public sealed record SessionDeltaResponse(string RequestId, string Text)
+{
+    public static SessionDeltaResponse From(ReplyDelta d) => new(d.RequestId, d.Text);
 }
 
 public sealed record SendMessageRequest([property: Required, StringLength(Limits.MaxTextChars)] string? Text);

@@ -46,7 +46,9 @@ public sealed record PromptMessage([property: Id(0)] PromptRole Role, [property:
 /// part of it; the worker reports until <see cref="ReportUntil"/>, the moment the owner's loss check may end the
 /// request itself, so a reply generated in time is never lost to a slow or failing report. <see cref="ResumeOnly"/> is
 /// the hand-over of a new activation of the owner: a worker still generating the request goes on, one that does not
-/// have it (its silo died) reports it <see cref="GenerationOutcome.Interrupted"/> at once.
+/// have it (its silo died) reports it <see cref="GenerationOutcome.Interrupted"/> at once. With <see cref="DeltaStream"/>
+/// set (a streamed request whose owner is watched), the worker publishes the text as it is produced, as
+/// <see cref="ReplyDelta"/> hints on that namespace's stream of the owner's key.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("generation.request")]
 public sealed record GenerationRequest(
@@ -60,11 +62,19 @@ public sealed record GenerationRequest(
     [property: Id(7)] bool Streaming,
     [property: Id(8)] int MaxChars,
     [property: Id(9)] string CutMarker,
-    [property: Id(10)] bool ResumeOnly = false);
+    [property: Id(10)] bool ResumeOnly = false,
+    [property: Id(11)] string? DeltaStream = null);
 
 /// <summary>What a generation produced: the reply's text, or why there is none.</summary>
 [GenerateSerializer, Immutable, Alias("generation.result")]
 public sealed record GenerationResult([property: Id(0)] GenerationOutcome Outcome, [property: Id(1)] string Text);
+
+/// <summary>
+/// A piece of a reply while it is generated: a hint for live watchers, never stored or replayed. The pieces of one
+/// request, joined in order, are its stored text when none was lost and the reply was not cut.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("generation.reply-delta")]
+public sealed record ReplyDelta([property: Id(0)] string Slot, [property: Id(1)] string RequestId, [property: Id(2)] string Text);
 
 public static class GenerationKeys
 {

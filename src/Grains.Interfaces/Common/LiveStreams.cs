@@ -11,4 +11,11 @@ public static class LiveStreams
     public const string Lectures = "lectures";
     public const string Rooms = "rooms";
     public const string Sessions = "sessions";
+
+    /// <summary>
+    /// Reply text while it is generated (<see cref="ReplyDelta"/>), on streams of their own: hints without ids, so they
+    /// never mix with the resumable sequence of the namespaces above.
+    /// </summary>
+    public const string RoomDeltas = "rooms.deltas";
+    public const string SessionDeltas = "sessions.deltas";
 }

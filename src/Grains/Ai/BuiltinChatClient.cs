@@ -22,13 +22,26 @@ public sealed class BuiltinChatClient(TimeSpan latency, TimeProvider clock) : IC
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, Compose(list))) { ModelId = "builtin" };
     }
 
+    /// <summary>
+    /// The same reply as <see cref="GetResponseAsync"/>, in pieces (a few words each) spread evenly over the latency,
+    /// the last at the latency, as a model streams it.
+    /// </summary>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages,
         ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var response = await GetResponseAsync(messages, options, cancellationToken);
-        foreach (var update in response.ToChatResponseUpdates())
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        var pieces = Pieces(Compose(list));
+        var started = clock.GetTimestamp();
+        for (var i = 0; i < pieces.Count; i++)
         {
-            yield return update;
+            var wait = latency * (i + 1) / pieces.Count - clock.GetElapsedTime(started);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, clock, cancellationToken);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new ChatResponseUpdate(ChatRole.Assistant, pieces[i]) { ModelId = "builtin" };
         }
     }
 
@@ -53,6 +66,16 @@ public sealed class BuiltinChatClient(TimeSpan latency, TimeProvider clock) : IC
         var voice = string.IsNullOrEmpty(persona) ? "" : $" ({persona})";
         return $"{opener}{voice}: you said \"{question}\". That is what I am answering, offline and with {messages.Count} messages of context.";
     }
+
+    /// <summary>The text cut after whitespace into at most <see cref="MaxPieces"/> pieces of whole words; joined, the text.</summary>
+    internal static List<string> Pieces(string text)
+    {
+        var words = System.Text.RegularExpressions.Regex.Matches(text, @"\S+\s*").Select(m => m.Value).ToList();
+        var perPiece = Math.Max(1, (words.Count + MaxPieces - 1) / MaxPieces);
+        return words.Chunk(perPiece).Select(chunk => string.Concat(chunk)).ToList();
+    }
+
+    private const int MaxPieces = 24;
 
     private static uint StableHash(string text)
     {

@@ -26,6 +26,12 @@ public abstract class ResponderOptions : IValidatableObject
     /// <summary>How long the built-in offline responder takes to answer.</summary>
     public TimeSpan BuiltinLatency { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Ask the responder for a streamed reply (the OpenAI path uses the streaming API) and send its text to live
+    /// watchers as <c>delta</c> events while it is generated; the stored reply is the same either way.
+    /// </summary>
+    public bool Streaming { get; set; } = true;
+
     public virtual IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (BuiltinLatency < TimeSpan.Zero || BuiltinLatency > TimeSpan.FromMinutes(10))

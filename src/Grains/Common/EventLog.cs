@@ -32,6 +32,9 @@ public sealed class EventLog<T>(Grain? grain, string? streamNamespace, ILogger? 
     private IAsyncStream<ChangeEvent<T>>? _live;
     private long _watchedUntil;
 
+    /// <summary>Whether a relay asked for events within <see cref="WatchedFor"/>: somebody may follow this grain live.</summary>
+    public bool Watched => Environment.TickCount64 < _watchedUntil;
+
     /// <summary>Records a durable change and publishes it; publishing is a hint and never fails the change.</summary>
     public void Append(long id, string type, T data)
     {

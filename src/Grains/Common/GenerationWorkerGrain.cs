@@ -1,6 +1,7 @@
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Streams;
 
 namespace Lectures.Grains.Common;
 
@@ -18,6 +19,11 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
     private static readonly TimeSpan LongestRetry = TimeSpan.FromSeconds(2);
     // How long a new generation waits for the one it replaced to notice its cancellation.
     private static readonly TimeSpan ReplacedGrace = TimeSpan.FromSeconds(5);
+    // Deltas are hints: a stream that does not take them promptly never delays the reply's report by more than this.
+    private static readonly TimeSpan DeltaFlushLimit = TimeSpan.FromSeconds(1);
+    // Three pulling periods of the live streams' queues (ProductSilo): the reply's last pieces reach the API silos
+    // before its message event. Paid only by replies somebody watches, against a generation of seconds.
+    private static readonly TimeSpan DeltaSettle = TimeSpan.FromMilliseconds(150);
 
     private Running? _current;
 
@@ -100,14 +106,27 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
         var chat = services.GetRequiredKeyedService<IChatClient>(request.Responder);
         using var timeout = new CancellationTokenSource(Max(request.Deadline - clock.GetUtcNow(), TimeSpan.Zero), clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, running.Cancel.Token);
+        var deltas = request is { Streaming: true, DeltaStream: { } ns }
+            ? new ReplyDeltaPublisher(this.GetStreamProvider(LiveStreams.Provider).GetStream<ReplyDelta>(StreamId.Create(ns, request.Owner.Key.ToString()!)),
+                request.Slot, request.RequestId, request.MaxChars, clock, logger)
+            : null;
         try
         {
             var prompt = request.Prompt.Select(ToChatMessage).ToList();
             // WaitAsync: a responder that ignores its token is abandoned at the deadline all the same.
             var response = request.Streaming
-                ? await chat.GetStreamingResponseAsync(prompt, cancellationToken: linked.Token).ToChatResponseAsync(linked.Token).WaitAsync(linked.Token)
+                ? await StreamAsync(chat, prompt, deltas, linked.Token).WaitAsync(linked.Token)
                 : await chat.GetResponseAsync(prompt, cancellationToken: linked.Token).WaitAsync(linked.Token);
             var text = response.Text.Trim();
+            if (deltas is { Published: true })
+            {
+                // The last pieces are on their way before the reply is reported. The reply's event travels on another
+                // stream, so it could overtake them: a few pulling periods of the stream queues let the pieces arrive
+                // first (clients still take the stored message as the reply's text whatever the order).
+                await deltas.FlushAsync().WaitAsync(DeltaFlushLimit, clock).ContinueWith(_ => { }, TaskScheduler.Current);
+                await Task.Delay(DeltaSettle, clock);
+            }
+
             if (text.Length == 0)
             {
                 logger.LogWarning("The responder gave {Owner} an empty reply for {Slot}/{RequestId}", request.Owner, request.Slot, request.RequestId);
@@ -129,6 +148,24 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
             logger.LogWarning(ex, "The responder failed for {Owner}, {Slot}/{RequestId}", request.Owner, request.Slot, request.RequestId);
             return new GenerationResult(GenerationOutcome.Failed, "");
         }
+        finally
+        {
+            // A responder abandoned at its deadline may still produce text: none of it is sent.
+            deltas?.Close();
+        }
+    }
+
+    /// <summary>The streamed reply assembled as one response; each chunk's text also goes to the watchers as it comes.</summary>
+    private static async Task<ChatResponse> StreamAsync(IChatClient chat, List<ChatMessage> prompt, ReplyDeltaPublisher? deltas, CancellationToken cancellationToken)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in chat.GetStreamingResponseAsync(prompt, cancellationToken: cancellationToken).WithCancellation(cancellationToken))
+        {
+            updates.Add(update);
+            deltas?.Add(update.Text);
+        }
+
+        return updates.ToChatResponse();
     }
 
     /// <summary>Reports until it is taken or the report deadline passes (then the owner's loss check ends the request).</summary>

@@ -258,7 +258,8 @@ public sealed class RoomGrain(
         var since = agent.RespondingSince ?? clock.GetUtcNow();
         var request = new GenerationRequest(this.GetGrainId(), agent.AgentId, agent.RespondingTo!.Value.ToString(CultureInfo.InvariantCulture),
             RoomRules.Prompt(RoomCode, new AgentDefinition(agent.AgentId, agent.Name, agent.Persona), context),
-            since + _agents.ResponseTimeout, since + _agents.LostAfter, Responder, _agents.Streaming, RoomRules.MaxReplyChars, "", resumeOnly);
+            since + _agents.ResponseTimeout, since + _agents.LostAfter, Responder, _agents.Streaming, RoomRules.MaxReplyChars, "", resumeOnly,
+            _agents.Streaming && _events.Watched ? LiveStreams.RoomDeltas : null);
         try
         {
             _ = Worker(agent.AgentId).StartAsync(request);

@@ -21,9 +21,6 @@ public sealed class AgentOptions : ResponderOptions
     [Range(1, 1000, ErrorMessage = "Agents:ContextMessages must be from 1 to 1000.")]
     public int ContextMessages { get; set; } = 20;
 
-    /// <summary>Ask the responder for a streamed reply (the text is assembled from the chunks) instead of one response.</summary>
-    public bool Streaming { get; set; }
-
     /// <summary>
     /// A pair still responding this long after it was triggered has lost its generation (its silo died, or its
     /// report got lost) and is ended as failed/<c>interrupted</c>. A live worker reports a timeout at

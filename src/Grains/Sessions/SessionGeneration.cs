@@ -12,15 +12,17 @@ public sealed class SessionGeneration(IGrainFactory grains, GrainId owner, Sessi
     /// <summary>
     /// Hands the request in flight to the worker (one-way); its deadline counts from its mark, so the hand-over is part
     /// of it. With <paramref name="resumeOnly"/> (a new activation), a worker that no longer has it reports it interrupted.
+    /// The reply's text goes out as deltas while it is generated when streaming is on and the user's events were
+    /// <paramref name="watched"/>.
     /// </summary>
-    public void Start(SessionState s, bool resumeOnly = false)
+    public void Start(SessionState s, bool watched, bool resumeOnly = false)
     {
         if (s.ActiveRequestId is { } requestId)
         {
             var since = s.ActiveSince ?? DateTimeOffset.UtcNow;
             _worker.StartAsync(new GenerationRequest(owner, Slot, requestId, SessionRules.Prompt(s, requestId, options.ContextMessages),
-                since + options.ResponseTimeout, since + options.LostAfter, SessionOptions.ResponderKey, false, options.MaxReplyChars,
-                SessionRules.CutMarker, resumeOnly)).Ignore();
+                since + options.ResponseTimeout, since + options.LostAfter, SessionOptions.ResponderKey, options.Streaming, options.MaxReplyChars,
+                SessionRules.CutMarker, resumeOnly, options.Streaming && watched ? LiveStreams.SessionDeltas : null)).Ignore();
         }
     }
 

@@ -61,7 +61,7 @@ public sealed class UserSessionGrain(
         else
         {
             // A worker still generating the request in flight goes on and reports here; one that lost it reports it interrupted.
-            _generation.Start(_state, resumeOnly: true);
+            _generation.Start(_state, _events.Watched, resumeOnly: true);
         }
 
         _recovery.Sync();
@@ -104,7 +104,7 @@ public sealed class UserSessionGrain(
         }
 
         DomainMetrics.SessionRequests.Add(1);
-        _generation.Start(_state);
+        _generation.Start(_state, _events.Watched);
         _idle.Sync();
         return new SendResult(SendOutcome.Accepted, requestId, status, position, TimeSpan.Zero);
     }
@@ -209,7 +209,7 @@ public sealed class UserSessionGrain(
             ("status", requestId, status, null), ("status", next.ActiveRequestId, RequestStatus.Processing, null));
         _generation.Cancel(requestId);
         _waiters.Complete(_durable, requestId);
-        _generation.Start(_state);
+        _generation.Start(_state, _events.Watched);
         return true;
     }
 
