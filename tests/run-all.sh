@@ -14,7 +14,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # Adds the counts a suite printed: dotnet test's "Passed!/Failed!  - Failed: a, Passed: b, Skipped: c" per assembly,
-# pytest's closing "a failed, b passed, c skipped, d errors in 1.2s", or Playwright's "  b passed (3s)" lines.
+# pytest's closing "a failed, b passed, c skipped, d errors in 1.2s", node --test's "ℹ pass b" lines, or Playwright's
+# "  b passed (3s)" lines.
 count() {
   local p f s
   read -r p f s < <(awk '
@@ -35,12 +36,18 @@ count() {
       }
       pp = lp; pf = lf; ps = ls; pytest = 1; next
     }
+    # node --test: "ℹ pass 3", "ℹ fail 0", "ℹ skipped 0" (also "# pass 3" in its TAP output).
+    !dotnet && !pytest && /^(ℹ|#) (pass|fail|skipped) [0-9]+$/ {
+      if ($2 == "pass") np = $3; else if ($2 == "fail") nf = $3; else ns = $3
+      node = 1; next
+    }
     !dotnet && !pytest && /^ +[0-9]+ (passed|failed|skipped|flaky)( |$)/ {
       if ($2 == "passed" || $2 == "flaky") wp += $1; else if ($2 == "failed") wf += $1; else ws += $1
     }
     END {
       if (dotnet) print p + 0, f + 0, s + 0
       else if (pytest) print pp + 0, pf + 0, ps + 0
+      else if (node) print np + 0, nf + 0, ns + 0
       else print wp + 0, wf + 0, ws + 0
     }' "$log")
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))

@@ -132,7 +132,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def fake_openai() -> Iterator[str]:
     """An OpenAI-compatible chat completions server on loopback: a last message containing ``[fail]`` is answered 400
-    (not retried by the client), ``[slow]`` after 10 s, anything else at once."""
+    (not retried by the client), ``[slow]`` after 10 s, anything else at once; with ``"stream": true`` (the product's
+    default, Sessions:Streaming) the reply comes as ``chat.completion.chunk`` events ending in ``data: [DONE]``."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -143,6 +144,9 @@ def fake_openai() -> Iterator[str]:
             last = str(body.get("messages", [{}])[-1].get("content", ""))
             if "[slow]" in last:
                 time.sleep(10)
+            if "[fail]" not in last and body.get("stream"):
+                self._stream(["a ", "reply"])
+                return
             status, answer = (400, {"error": {"message": "refused", "type": "invalid_request_error"}}) if "[fail]" in last else (
                 200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": "fake",
                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "a reply"}, "finish_reason": "stop"}]})
@@ -150,6 +154,21 @@ def fake_openai() -> Iterator[str]:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass  # the product gave up first
+
+        def _stream(self, pieces: list[str]) -> None:
+            chunks = [{"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": "fake",
+                       "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]} for piece in pieces]
+            chunks.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": "fake",
+                           "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            data = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -244,6 +244,11 @@ def test_keys_and_edge_limits_answers_conform(keyed_product: tuple[Product, Vali
     v.call("PUT", ROOM, 200, key=CLIENT, roomCode=room, json_body={"agents": [{"agentId": "a", "name": "A", "persona": "P"}]})
     v.call("GET", ROOM, 403, key=PLAYER, roomCode=room)
     v.call("POST", ROOM + "/messages", 403, key=PLAYER, roomCode=room, json_body={"senderId": "p2", "text": "hi"})
+    # Stream tickets: for an events route the key may read; not for another route, not for a room the player is not in.
+    v.call("POST", "/api/stream-tickets", 201, key=CLIENT, json_body={"path": f"/api/jobs/{job}/events"})
+    v.call("POST", "/api/stream-tickets", 400, key=CLIENT, json_body={"path": f"/api/jobs/{job}"})
+    v.call("POST", "/api/stream-tickets", 401, json_body={"path": f"/api/jobs/{job}/events"})
+    v.call("POST", "/api/stream-tickets", 403, key=PLAYER, json_body={"path": f"/api/rooms/{room}/events"})
 
     # One open stream per key: a second one is refused with 429.
     with httpx.stream("GET", f"{product.url}/api/jobs/{job}/events", headers={"Authorization": f"Bearer {CLIENT}"}, timeout=10):

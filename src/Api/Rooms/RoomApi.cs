@@ -52,13 +52,17 @@ public static class RoomApi
         return routes;
     }
 
+    /// <summary>Whether the caller may read room <paramref name="roomCode"/>: any key that reads rooms, a player's only while it is a player of it.</summary>
+    public static async Task<bool> MayReadAsync(HttpContext http, string roomCode) =>
+        !http.User.IsInRole(Roles.Player)
+        || (await Room(http.RequestServices.GetRequiredService<GrainLookup>(), roomCode).GetAsync()).Players.Contains(Access.Subject(http.User));
+
     /// <summary>Clients read any room; a player only the rooms it is a player of (checked against the room itself).</summary>
     private static RouteHandlerBuilder AsRoomReader(this RouteHandlerBuilder builder) => builder.RequireAuthorization(Access.ReadRooms)
         .AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
-            if (http.User.IsInRole(Roles.Player) && http.Request.RouteValues["roomCode"] is string roomCode
-                && !(await Room(http.RequestServices.GetRequiredService<GrainLookup>(), roomCode).GetAsync()).Players.Contains(Access.Subject(http.User)))
+            if (http.Request.RouteValues["roomCode"] is string roomCode && !await MayReadAsync(http, roomCode))
             {
                 await Problems.WriteAsync(http, 403, "forbidden", "Forbidden", "A player key may read only the rooms it is a player of.");
                 return Results.Empty;

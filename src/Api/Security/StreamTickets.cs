@@ -105,6 +105,12 @@ public static class StreamTicketApi
             throw Grains.Common.DomainException.Forbidden("forbidden", "This API key may not read that event stream.");
         }
 
+        // A player reads only the rooms it is a player of: refused here as its stream would be (checked again when opened).
+        if (values["roomCode"] is string roomCode && !await Rooms.RoomApi.MayReadAsync(http, roomCode))
+        {
+            throw Grains.Common.DomainException.Forbidden("forbidden", "A player key may read only the rooms it is a player of.");
+        }
+
         var (ticket, expiresAt) = tickets.Issue(path, http.User);
         var url = UriHelper.BuildAbsolute(http.Request.Scheme, http.Request.Host, http.Request.PathBase, path, QueryString.Create(StreamTickets.QueryName, ticket));
         return TypedResults.Created((string?)null, new StreamTicketResponse(ticket, url, expiresAt));
