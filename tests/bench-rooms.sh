@@ -40,21 +40,8 @@ if [[ -z "${SKIP_BUILD:-}" ]] && [[ " ${DLL[*]} " == *" $DEFAULT_DLL "* ]]; then
 fi
 for b in "${BUILDS[@]}"; do [[ -f "${DLL[$b]}" ]] || { echo "$b: ${DLL[$b]} does not exist" >&2; exit 2; }; done
 
-PIDS=(); API_PIDS=()
-cleanup() {
-  for pid in "${API_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${API_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-free_ports() { "$PY" -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"; }
-
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# cleanup (trapped on exit), free_ports and stop.
+source tests/bench/lib.sh
 
 RESULTS=$LOGS/results.txt; : >"$RESULTS"
 DETAILS=$LOGS/details.txt; : >"$DETAILS"

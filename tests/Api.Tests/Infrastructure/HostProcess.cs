@@ -59,6 +59,19 @@ public sealed class HostProcess : IAsyncDisposable
     public string Output => string.Join('\n', _output);
 
     /// <summary>Starts the API silo and waits until /health/ready answers 200.</summary>
+    /// <summary>Adds API keys to <paramref name="settings"/> as <c>Auth:Keys:{n}</c> (key, role, subject).</summary>
+    public static Dictionary<string, string?> WithKeys(Dictionary<string, string?> settings, params (string Key, string Role, string? Subject)[] keys)
+    {
+        for (var n = 0; n < keys.Length; n++)
+        {
+            settings[$"Auth:Keys:{n}:Key"] = keys[n].Key;
+            settings[$"Auth:Keys:{n}:Role"] = keys[n].Role;
+            settings[$"Auth:Keys:{n}:Subject"] = keys[n].Subject;
+        }
+
+        return settings;
+    }
+
     public static async Task<HostProcess> StartApiAsync(IReadOnlyDictionary<string, string?> settings, int? httpPort = null)
     {
         var host = new HostProcess("Api", WithPorts(settings), httpPort ?? FreePort.Next());

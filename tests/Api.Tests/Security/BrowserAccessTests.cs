@@ -24,16 +24,8 @@ public sealed class BrowserHostFixture : IAsyncLifetime
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
             ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information",
         };
-        var keys = new[] { (KeyedHostFixture.Admin, "admin", null), (KeyedHostFixture.Client, "client", null), (KeyedHostFixture.Player, "player", "p1"),
-            (KeyedHostFixture.Outsider, "player", "p9"), (KeyedHostFixture.User, "user", "u1") };
-        for (var n = 0; n < keys.Length; n++)
-        {
-            settings[$"Auth:Keys:{n}:Key"] = keys[n].Item1;
-            settings[$"Auth:Keys:{n}:Role"] = keys[n].Item2;
-            settings[$"Auth:Keys:{n}:Subject"] = keys[n].Item3;
-        }
-
-        _host = await HostProcess.StartApiAsync(settings);
+        _host = await HostProcess.StartApiAsync(HostProcess.WithKeys(settings, (KeyedHostFixture.Admin, "admin", null), (KeyedHostFixture.Client, "client", null), (KeyedHostFixture.Player, "player", "p1"),
+            (KeyedHostFixture.Outsider, "player", "p9"), (KeyedHostFixture.User, "user", "u1")));
     }
 
     public async Task DisposeAsync()

@@ -24,16 +24,8 @@ public sealed class KeyedHostFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var settings = new Dictionary<string, string?>(ApiFixture.Settings);
-        var keys = new[] { (Admin, "admin", null), (Client, "client", null), (Worker, "worker", "w1"), (Robot, "robot", "r1"),
-            (Player, "player", "p1"), (Outsider, "player", "p9"), (User, "user", "u1") };
-        for (var n = 0; n < keys.Length; n++)
-        {
-            settings[$"Auth:Keys:{n}:Key"] = keys[n].Item1;
-            settings[$"Auth:Keys:{n}:Role"] = keys[n].Item2;
-            settings[$"Auth:Keys:{n}:Subject"] = keys[n].Item3;
-        }
-
-        _host = await HostProcess.StartApiAsync(settings);
+        _host = await HostProcess.StartApiAsync(HostProcess.WithKeys(settings, (Admin, "admin", null), (Client, "client", null), (Worker, "worker", "w1"), (Robot, "robot", "r1"),
+            (Player, "player", "p1"), (Outsider, "player", "p9"), (User, "user", "u1")));
     }
 
     public async Task DisposeAsync()
