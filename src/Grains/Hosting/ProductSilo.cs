@@ -49,6 +49,12 @@ public static class ProductSilo
 
         if (IsEmbedded(configuration))
         {
+            if (cluster.Kubernetes == true)
+            {
+                throw new OptionsValidationException(ClusterOptions.Section, typeof(ClusterOptions),
+                    ["Orleans:Kubernetes needs ConnectionStrings:Redis: silos in pods form their cluster through Redis."]);
+            }
+
             startupLog?.LogWarning(
                 "Embedded mode: no ConnectionStrings:Redis, so grain state, reminders and streams are in memory and are NOT durable. " +
                 "Everything is lost when this process stops. Set ConnectionStrings:Redis for a durable cluster.");
@@ -67,8 +73,17 @@ public static class ProductSilo
                 o.ClusterId = clusterId;
                 o.ServiceId = serviceId;
             });
-            var advertised = IPAddress.Parse(cluster.AdvertisedIP);
-            silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
+            if (KubernetesMode.IsOn(configuration, cluster))
+            {
+                startupLog?.LogInformation("Kubernetes: the pod's address, name and labels give this silo its endpoint and identity");
+                silo.UseProductKubernetesHosting(configuration, cluster);
+            }
+            else
+            {
+                var advertised = IPAddress.Parse(cluster.AdvertisedIP);
+                silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: advertised.Equals(IPAddress.Any));
+            }
+
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis.Clone());
             silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = redis.Clone());
             // Idle sessions are deleted with ClearStateAsync: without DeleteStateOnClear it would leave an empty record.
@@ -106,6 +121,7 @@ public static class ProductSilo
         silo.AddDashboard(o => o.HideTrace = !configuration.GetValue("Dashboard:LiveLog", false));
         silo.Services.AddProductGrainServices(configuration);
         silo.Services.AddBoundedShutdown();
+        silo.AddProductTelemetry(configuration);
         return silo;
     }
 

@@ -25,6 +25,12 @@ public sealed class ClusterOptions : IValidatableObject
     /// <summary>The address other silos reach this one at (cluster mode).</summary>
     public string AdvertisedIP { get; set; } = IPAddress.Loopback.ToString();
 
+    /// <summary>
+    /// Runs on Kubernetes (cluster mode): the pod gives the silo its address and identity (<see cref="KubernetesMode"/>).
+    /// Unset: on when the downward API variables (POD_NAME, POD_NAMESPACE, POD_IP) are set.
+    /// </summary>
+    public bool? Kubernetes { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!IPAddress.TryParse(AdvertisedIP, out _))
