@@ -7,6 +7,7 @@
 # (tests/bench/jobs-progress.lua). A run with any non-2xx answer or socket error is a failed run. Prints every run,
 # the medians and the ratios product/baseline; exits 1 when a run failed (never on a throughput figure).
 # Usage: tests/bench.sh   env: ROUNDS=3 DURATION=8s CONNECTIONS=64 THREADS=2 SKIP_BUILD=1 SMOKE=1 (1 round of 2 s)
+#        OTLP=1: both products export traces, metrics and logs over OTLP/HTTP to a local sink (tests/bench/otlp-sink.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,10 @@ done
 [[ -n "${SKIP_BUILD:-}" ]] || dotnet build Orleans.sln -c Release -v quiet -nologo
 
 declare -A PID
+if [[ -n "${OTLP:-}" ]]; then
+  python3 tests/bench/otlp-sink.py "${OTLP_PORT:-4398}" >"$LOGS/otlp-sink.log" 2>&1 & PIDS+=($!)
+  export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:${OTLP_PORT:-4398}" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+fi
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$LOGS/redis.log" 2>&1 & PIDS+=($!); PID[redis]=$!
 dotnet tests/Baselines/$BIN/Baselines.dll --mode memory --urls "http://127.0.0.1:${PORT[baseline-memory]}" >"$LOGS/baseline-memory.log" 2>&1 &
 PIDS+=($!); PID[baseline-memory]=$!
