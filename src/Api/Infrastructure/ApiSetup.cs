@@ -26,18 +26,6 @@ public sealed class ApiOptions
 
 public static class ApiSetup
 {
-    /// <summary>
-    /// Instruments updated several times per request or grain message, which cost more CPU than they tell an operator
-    /// (docs/benchmarks.md): not collected, so nothing records them. Request duration, grain calls and latency
-    /// (<c>orleans-app-requests-latency</c>), storage latency, activations, rate-limit outcomes and failures stay.
-    /// </summary>
-    private static readonly string[] PerMessageInstruments =
-    [
-        "orleans-messaging-processing-", "orleans-messaging-sent-local", "orleans-messaging-sent-header-size",
-        "orleans-messaging-received-header-size", "orleans-messaging-sent-messages-size", "orleans-messaging-received-messages-size",
-        "orleans-directory-lookups-", "aspnetcore.rate_limiting.request_lease.duration", "aspnetcore.rate_limiting.active_request_leases",
-    ];
-
     /// <summary>The API silo: Orleans (shared configuration), JSON, problem details, OpenAPI, health, metrics.</summary>
     public static WebApplicationBuilder AddApiSilo(this WebApplicationBuilder builder)
     {
@@ -84,11 +72,9 @@ public static class ApiSetup
         builder.Services.AddHealthChecks()
             .AddCheck<SiloReadyCheck>("silo", tags: ["ready"])
             .AddCheck<StorageReadyCheck>("storage", tags: ["ready"]);
+        // The same meters as the OTLP export (ProductTelemetry), served to Prometheus.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter("Microsoft.Orleans", DomainMetrics.MeterName)
-            // ASP.NET Core's own meters, without the instrumentation package's extra middleware.
-            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Diagnostics", "Microsoft.AspNetCore.RateLimiting")
-            .AddView(i => PerMessageInstruments.Any(p => i.Name.StartsWith(p, StringComparison.Ordinal)) ? MetricStreamConfiguration.Drop : null)
+            .AddProductMeters()
             .AddPrometheusExporter());
         return builder;
     }

@@ -24,7 +24,11 @@ public static class ProductTelemetry
     public static readonly string[] Meters = ["Microsoft.Orleans", DomainMetrics.MeterName,
         "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Diagnostics", "Microsoft.AspNetCore.RateLimiting"];
 
-    /// <summary>Instruments updated several times per message: more CPU than they tell an operator (docs/benchmarks.md).</summary>
+    /// <summary>
+    /// Instruments updated several times per request or grain message, which cost more CPU than they tell an operator
+    /// (docs/benchmarks.md): not collected, so nothing records them. Request duration, grain calls and latency
+    /// (<c>orleans-app-requests-latency</c>), storage latency, activations, rate-limit outcomes and failures stay.
+    /// </summary>
     private static readonly string[] PerMessageInstruments =
     [
         "orleans-messaging-processing-", "orleans-messaging-sent-local", "orleans-messaging-sent-header-size",
@@ -61,13 +65,16 @@ public static class ProductTelemetry
                     o.Filter = http => !IsOperational(http.Request.Path);
                     o.EnrichWithHttpRequest = (activity, request) => RedactQuery(activity, request.Query);
                 }))
-            .WithMetrics(metrics => metrics
-                .AddMeter(Meters)
-                .AddView(i => PerMessageInstruments.Any(p => i.Name.StartsWith(p, StringComparison.Ordinal)) ? MetricStreamConfiguration.Drop : null))
+            .WithMetrics(metrics => metrics.AddProductMeters())
             .WithLogging()
             .UseOtlpExporter();
         return silo;
     }
+
+    /// <summary>The product's meters (<see cref="Meters"/>) without the per-message instruments.</summary>
+    public static MeterProviderBuilder AddProductMeters(this MeterProviderBuilder metrics) => metrics
+        .AddMeter(Meters)
+        .AddView(i => PerMessageInstruments.Any(p => i.Name.StartsWith(p, StringComparison.Ordinal)) ? MetricStreamConfiguration.Drop : null);
 
     /// <summary>
     /// The query string without its values (<c>?ticket=Redacted</c>): a stream ticket opens a stream, so it never goes into
