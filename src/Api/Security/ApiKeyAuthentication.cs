@@ -40,13 +40,12 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
 
         private static Task<AuthenticateResult> Authenticated(ApiKey key, int index)
         {
-            var claims = new List<Claim> { new(ClaimTypes.Role, key.Role!), new(KeyIdClaim, index.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
-            if (key.Subject is { } subject)
-            {
-                claims.Add(new Claim(SubjectClaim, subject));
-            }
-
-            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName)));
+            var keyId = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Claim[] claims = key.Subject is { } subject
+                ? [new(ClaimTypes.Role, key.Role!), new(KeyIdClaim, keyId), new(SubjectClaim, subject)]
+                : [new(ClaimTypes.Role, key.Role!), new(KeyIdClaim, keyId)];
+            var identity = new ApiKeyIdentity(claims, EdgeProtection.KeyPartition(keyId));
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
         }
     }
 
