@@ -112,7 +112,6 @@ public sealed class RedisJobStore(IDatabase db) : IJobStore
           return {201, '', '', @arg, 'queued', '0', ''}
         end
         if not job[1] then return {404, 'job.not_found', ''} end
-        if op == 'get' then return {200, '', '', job[1], job[2], job[3], job[4] or ''} end
         if op == 'start' then
           if job[2] == 'queued' then
             redis.call('HSET', @key, 'status', 'processing', 'worker', @arg)
@@ -151,17 +150,32 @@ public sealed class RedisJobStore(IDatabase db) : IJobStore
     }
 
     public Task<Outcome> CreateAsync(string jobId, string kind) => Run(jobId, "create", kind);
-    public Task<Outcome> GetAsync(string jobId) => Run(jobId, "get", "");
+    /// <summary>A read is one <c>HGETALL</c> of the job's hash: what a stateless service polled for status does.</summary>
+    public async Task<Outcome> GetAsync(string jobId)
+    {
+        var fields = (await db.HashGetAllAsync(Key(jobId))).ToDictionary(e => (string)e.Name!, e => (string?)e.Value);
+        if (!fields.TryGetValue("kind", out var kind))
+        {
+            return new Outcome(null, 404, "job.not_found");
+        }
+
+        var worker = fields.GetValueOrDefault("worker");
+        return new Outcome(new Job(jobId, kind!, fields["status"]!, double.Parse(fields["progress"]!, System.Globalization.CultureInfo.InvariantCulture),
+            worker is { Length: > 0 } ? worker : null));
+    }
+
     public Task<Outcome> StartAsync(string jobId, string workerId) => Run(jobId, "start", workerId);
     public Task<Outcome> ProgressAsync(string jobId, string workerId, double progress) => Run(jobId, "progress", workerId, progress);
     public Task<Outcome> HeartbeatAsync(string jobId, string workerId) => Run(jobId, "heartbeat", workerId);
     public Task<Outcome> CompleteAsync(string jobId, string workerId) => Run(jobId, "complete", workerId);
 
+    private static RedisKey Key(string jobId) => $"baseline/job/{jobId}";
+
     private async Task<Outcome> Run(string jobId, string op, string arg, double progress = 0)
     {
         var result = (RedisResult[])(await _loaded!.EvaluateAsync(db, new
         {
-            key = (RedisKey)$"baseline/job/{jobId}",
+            key = Key(jobId),
             op,
             arg,
             progress = progress.ToString("R", System.Globalization.CultureInfo.InvariantCulture),

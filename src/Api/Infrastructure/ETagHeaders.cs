@@ -7,7 +7,7 @@ namespace Lectures.Api.Infrastructure;
 /// <summary>ETags are the quoted version of a resource. The only place that turns versions into header text and back.</summary>
 public static class ETagHeaders
 {
-    public static string Format(long version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
+    public static string Format(long version) => string.Create(CultureInfo.InvariantCulture, $"\"{version}\"");
 
     public static void SetETag(this HttpResponse response, long version) => response.Headers.ETag = Format(version);
 

@@ -79,7 +79,7 @@ public static class Access
         return Results.Empty;
     }
 
-    public static string? Subject(ClaimsPrincipal user) => user.FindFirst(ApiKeyAuthentication.SubjectClaim)?.Value;
+    public static string? Subject(ClaimsPrincipal user) => (user.Identity is ApiKeyIdentity key ? key.FindFirst(ApiKeyAuthentication.SubjectClaim) : user.FindFirst(ApiKeyAuthentication.SubjectClaim))?.Value;
 
     // The policies name no scheme: the API-key scheme is the default, so the authentication middleware's principal is
     // used as is (naming it here authenticated every request a second time and merged the principals anew).

@@ -24,21 +24,36 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
     /// <summary>The configured index of the key (<c>Auth:Keys:{n}</c>): names its rate-limit partition, never the key.</summary>
     public const string KeyIdClaim = "kid";
 
-    private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity([new Claim(ClaimTypes.Role, Roles.Admin)], "anonymous-loopback"));
+    private static readonly Task<AuthenticateResult> Anonymous = Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(
+        new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, Roles.Admin)], "anonymous-loopback")), SchemeName)));
 
-    private readonly (byte[] Digest, ApiKey Key, int Index)[] _keys = digests.Keys;
+    private readonly (byte[] Digest, Task<AuthenticateResult> Result)[] _keys = digests.Keys;
 
-    /// <summary>The configured keys' digests, computed once (a handler is created per request).</summary>
+    /// <summary>
+    /// The configured keys' digests and what each authenticates as, made once (a handler is created per request).
+    /// A key's principal is the same on every request: nothing in this host adds to a principal or writes to a
+    /// ticket's properties, so one result per key is shared, as the anonymous principal always was.
+    /// </summary>
     public sealed class KeyDigests(IOptions<AuthOptions> auth)
     {
-        public (byte[] Digest, ApiKey Key, int Index)[] Keys { get; } = auth.Value.Keys.Select((k, n) => (Digest(k.Key!), k, n)).ToArray();
+        public (byte[] Digest, Task<AuthenticateResult> Result)[] Keys { get; } = auth.Value.Keys.Select((k, n) => (Digest(k.Key!), Authenticated(k, n))).ToArray();
+
+        private static Task<AuthenticateResult> Authenticated(ApiKey key, int index)
+        {
+            var keyId = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Claim[] claims = key.Subject is { } subject
+                ? [new(ClaimTypes.Role, key.Role!), new(KeyIdClaim, keyId), new(SubjectClaim, subject)]
+                : [new(ClaimTypes.Role, key.Role!), new(KeyIdClaim, keyId)];
+            var identity = new ApiKeyIdentity(claims, EdgeProtection.KeyPartition(keyId));
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        }
     }
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (_keys.Length == 0)
         {
-            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(Anonymous, SchemeName)));
+            return Anonymous;
         }
 
         var presented = Presented(Request);
@@ -48,29 +63,17 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
         }
 
         var digest = Digest(presented);
-        ApiKey? match = null;
-        var index = -1;
-        foreach (var (candidate, key, n) in _keys)
+        Task<AuthenticateResult>? match = null;
+        foreach (var (candidate, result) in _keys)
         {
             // Every key is compared, whatever matched before.
             if (CryptographicOperations.FixedTimeEquals(digest, candidate))
             {
-                (match, index) = (key, n);
+                match = result;
             }
         }
 
-        if (match is null)
-        {
-            return Task.FromResult(AuthenticateResult.Fail("The API key is not valid."));
-        }
-
-        var claims = new List<Claim> { new(ClaimTypes.Role, match.Role!), new(KeyIdClaim, index.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
-        if (match.Subject is { } subject)
-        {
-            claims.Add(new Claim(SubjectClaim, subject));
-        }
-
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName)));
+        return match ?? Task.FromResult(AuthenticateResult.Fail("The API key is not valid."));
     }
 
     /// <summary>An event stream opened with <c>?ticket=</c> (a browser's EventSource sends no key header).</summary>

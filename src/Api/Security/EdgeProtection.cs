@@ -51,6 +51,14 @@ public static class EdgeProtection
             k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
             k.Limits.MaxRequestLineSize = 8 * 1024;
         });
+        // Made once: a factory that captured the options would be a new delegate on every request.
+        Func<string, RateLimiter> perKey = _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = edge.RequestsPerSecond,
+            TokensPerPeriod = edge.RequestsPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+        });
         builder.Services.AddRateLimiter(o =>
         {
             o.OnRejected = async (context, _) =>
@@ -61,14 +69,7 @@ public static class EdgeProtection
             };
             // Anonymous loopback mode has no keys to limit by: no global limiter at all (not one that admits everything,
             // which still costs a partition lookup and a lease per request).
-            o.GlobalLimiter = anonymous ? null : PartitionedRateLimiter.Create<HttpContext, string>(http =>
-                RateLimitPartition.GetTokenBucketLimiter(Partition(http), _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = edge.RequestsPerSecond,
-                    TokensPerPeriod = edge.RequestsPerSecond,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                }));
+            o.GlobalLimiter = anonymous ? null : PartitionedRateLimiter.Create<HttpContext, string>(http => RateLimitPartition.Get(Partition(http), perKey));
             o.AddPolicy(EventStreams, http => anonymous
                 ? RateLimitPartition.GetNoLimiter("anonymous")
                 : RateLimitPartition.GetConcurrencyLimiter(Partition(http), _ => new ConcurrencyLimiterOptions { PermitLimit = edge.EventStreamsPerKey, QueueLimit = 0 }));
@@ -91,6 +92,9 @@ public static class EdgeProtection
         WriteTimeoutResponse = http => Problems.WriteAsync(http, 503, "unavailable", "Service unavailable", "The request took too long. Retry later.").AsTask(),
     };
 
-    private static string Partition(HttpContext http) =>
-        ApiKeyAuthentication.PartitionKey(http) is { } key ? "key:" + key : "ip:" + http.Connection.RemoteIpAddress;
+    /// <summary>The rate-limit partition of the key with configured index <paramref name="keyId"/>.</summary>
+    public static string KeyPartition(string keyId) => "key:" + keyId;
+
+    private static string Partition(HttpContext http) => http.User.Identity is ApiKeyIdentity key ? key.Partition
+        : ApiKeyAuthentication.PartitionKey(http) is { } keyId ? KeyPartition(keyId) : "ip:" + http.Connection.RemoteIpAddress;
 }

@@ -9,6 +9,8 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Creates the job, or returns it unchanged when it exists with the same kind and input.</summary>
     Task<CreateJobResult> CreateAsync(string kind, string? inputJson);
 
+    /// <summary>The job as last written: never waits for a write in flight (its change is not acknowledged yet).</summary>
+    [AlwaysInterleave]
     Task<JobView> GetAsync();
 
     Task<JobView> StartAsync(string workerId, IfMatch? ifMatch = null);

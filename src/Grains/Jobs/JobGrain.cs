@@ -24,6 +24,8 @@ public sealed class JobGrain(
     private GroupCommit<JobState> _commit = null!;
     private JobStallCheck _stall = null!;
     private string? _id;
+    // The answer to a read of the last written state, made once per write instead of once per read.
+    private (JobState Of, Task<JobView> View) _durableView;
 
     private JobState S => _commit.State;
     private DateTimeOffset Now => clock.GetUtcNow();
@@ -54,7 +56,12 @@ public sealed class JobGrain(
         return new CreateJobResult(Changed(decision), await AnswerAsync(decision, "status"));
     }
 
-    public async Task<JobView> GetAsync() => await AnswerAsync(await DecideAsync(JobRules.Read), "status");
+    public Task<JobView> GetAsync()
+    {
+        // Never waits for a write in flight: its change is not acknowledged yet, so the last written job is the answer.
+        _commit.EnsureUsable();
+        return DurableView();
+    }
 
     public async Task<JobView> StartAsync(string workerId, IfMatch? ifMatch = null)
     {
@@ -107,7 +114,19 @@ public sealed class JobGrain(
             throw DomainException.NotFound(JobErrors.NotFound, $"Job '{Id}' does not exist.");
         }
 
-        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<JobView>(durable.Version, "status", JobRules.View(Id, durable))));
+        return Task.FromResult(_events.After(afterId, () => new ChangeEvent<JobView>(durable.Version, "status", DurableView().Result)));
+    }
+
+    /// <summary>The job as last written (404 before its creation is written), as a completed task.</summary>
+    private Task<JobView> DurableView()
+    {
+        var durable = _commit.Durable;
+        if (!ReferenceEquals(_durableView.Of, durable))
+        {
+            _durableView = (durable, Task.FromResult(JobRules.View(Id, JobRules.Read(durable))));
+        }
+
+        return _durableView.View;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
