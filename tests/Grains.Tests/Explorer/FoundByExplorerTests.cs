@@ -1,3 +1,4 @@
+using Lectures.Grains.Common;
 using Lectures.Grains.Sessions;
 using Lectures.Grains.Tests.Infrastructure;
 using Lectures.Grains.Tests.Rooms;
@@ -27,5 +28,46 @@ public sealed class FoundByExplorerTests(ExplorerFixture fixture)
 
             Assert.Equal(1, ScriptedChatClient.MaxConcurrentCalls(ScriptedChatClient.TaggedKey(ExplorerFixture.SessionPersona, user)));
         }
+    }
+
+    /// <summary>
+    /// Session seeds 20, 41, 47 and 60 of 1-60: a wait-mode caller's long wait kept the session whose write had failed
+    /// from being replaced (Orleans deactivates an activation once no call is running), so it refused the reply's report
+    /// until the report's deadline had passed, and the reply, generated in time, ended as failed.
+    /// </summary>
+    [Fact]
+    public async Task A_reply_whose_report_write_fails_is_stored_while_a_wait_mode_caller_waits()
+    {
+        var user = Keys.New("waited-report");
+        var session = fixture.Drop.Client.GetGrain<IUserSessionGrain>(user);
+        var sent = await session.SendAsync($"@{user} a question");
+        // The reply comes after a second; its report's first write fails.
+        WriteGate.Of(session).FailNext();
+
+        var outcome = await WaitLikeTheApiAsync(session, sent.RequestId!);
+
+        Assert.Equal(RequestStatus.Completed, outcome.Status);
+    }
+
+    /// <summary>As the message route waits: slices of 20 s, asked again after a null (the session was replaced).</summary>
+    private static async Task<RequestOutcome> WaitLikeTheApiAsync(IUserSessionGrain session, string requestId)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(40);
+        while (DateTime.UtcNow < until)
+        {
+            try
+            {
+                if (await session.WaitAsync(requestId, TimeSpan.FromSeconds(20)) is { } outcome)
+                {
+                    return outcome;
+                }
+            }
+            catch (StorageUnavailableException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"{requestId} did not end within 40 s");
     }
 }
