@@ -171,7 +171,10 @@ public static class SessionInvariants
 
     private static string Name(Call call) => $"#{call.Step} {call.Op}";
 
-    /// <summary>The writes the store took, in its order: each request's stored statuses, the deletions of the session.</summary>
+    /// <summary>
+    /// The writes the store took, in its order: each request's stored statuses, the deletions of the session. A history
+    /// page counts once a stored record lists it: a page written under a record write that then failed is never read.
+    /// </summary>
     public sealed class Store
     {
         private readonly List<(DateTime At, string Json)> _stored;
@@ -180,7 +183,9 @@ public static class SessionInvariants
 
         public Store(IReadOnlyList<WriteGate.Write> writes)
         {
-            _stored = [.. writes.Where(w => w.IsStored).Select(w => (w.StoredAt!.Value, w.Json))];
+            var listed = writes.Where(w => w.IsStored && w.StateName == "session" && w.Json != WriteGate.Cleared).SelectMany(w => Pages(w.Json)).ToHashSet();
+            _stored = [.. writes.Where(w => w.IsStored && (w.StateName == "session" || w.Json == WriteGate.Cleared || listed.Contains(w.StateName)))
+                .Select(w => (w.StoredAt!.Value, w.Json))];
             Deletions = [.. writes.Where(w => w.IsStored && w.StateName == "session" && w.Json == WriteGate.Cleared).Select(w => w.StoredAt!.Value)];
             foreach (var (_, json) in _stored.Where(w => w.Json != WriteGate.Cleared))
             {
@@ -220,6 +225,19 @@ public static class SessionInvariants
 
         public DateTime? StoredAfter(string requestId, DateTime after) =>
             _stored.Where(w => w.At > after && w.Json.Contains(requestId, StringComparison.Ordinal)).Select(w => (DateTime?)w.At).FirstOrDefault();
+
+        /// <summary>The names of the history pages a stored record lists (<c>history-{incarnation}-{number}-{version}</c>, as PagedHistory names them).</summary>
+        private static IEnumerable<string> Pages(string json)
+        {
+            using var document = JsonDocument.Parse(json);
+            var incarnation = Property(document.RootElement, "Incarnation")?.GetInt64() ?? 0;
+            if (Property(document.RootElement, "HistoryPages") is not { ValueKind: JsonValueKind.Array } pages)
+            {
+                return [];
+            }
+
+            return [.. pages.EnumerateArray().Select(p => $"history-{incarnation}-{Property(p, "Number")?.GetInt64()}-{Property(p, "Version")?.GetInt64()}")];
+        }
 
         /// <summary>The history entries in a stored page (property names and enums as the storage serializer writes them).</summary>
         private static IEnumerable<(HistoryRole Role, string RequestId, RequestStatus Status)> Entries(string json)

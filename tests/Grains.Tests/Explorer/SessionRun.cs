@@ -9,7 +9,7 @@ namespace Lectures.Grains.Tests.Explorer;
 
 /// <summary>
 /// Runs a <see cref="SessionPlan"/> against a session of its own on the cluster of its busy policy: each round's
-/// operations at once (each after its offset), the pause, the race with the idle deletion when planned. Every accepted
+/// operations at once (each after its offset), then the pause, or the race with the idle deletion when planned. Every accepted
 /// message is waited for by its own caller, as a client does. Then it settles (faults taken back, every caller answered
 /// or the deadline) and hands what the store took (the gate's record) and what the callers saw to
 /// <see cref="SessionInvariants"/>.
@@ -34,11 +34,8 @@ public sealed class SessionRun(IGrainFactory grains, SessionPlan plan)
             foreach (var round in plan.Rounds)
             {
                 await RunStepsAsync(session, faults, round.Ops);
-                await Task.Delay(round.PauseMs);
-                if (round.Race is { } race)
-                {
-                    await RaceTheDeletionAsync(session, faults, race);
-                }
+                // A race takes the pause's place: idle time before it would let the deletion come unheld.
+                await (round.Race is { } race ? RaceTheDeletionAsync(session, faults, race) : Task.Delay(round.PauseMs));
             }
         }
         finally

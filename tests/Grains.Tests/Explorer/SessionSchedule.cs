@@ -22,7 +22,7 @@ public abstract record SessionOp
 }
 
 /// <summary>
-/// After its round and pause, a round may race the idle deletion: once every request has ended, the session's next
+/// Instead of its pause, a round may race the idle deletion: once every request has ended, the session's next
 /// clear (its deletion) is held when it comes, <see cref="Ops"/> run while it waits, and after <see cref="HoldMs"/> it
 /// is done or fails.
 /// </summary>
@@ -98,7 +98,7 @@ public sealed record SessionPlan(int Seed, bool Queue, List<SessionRound> Rounds
             yield return $"  round: {string.Join("; ", round.Ops.Select(s => $"#{s.Index} +{s.OffsetMs}ms {s.Op}"))}; then pause {round.PauseMs}ms";
             if (round.Race is { } race)
             {
-                yield return $"  then {race}";
+                yield return $"  then, instead of the pause, {race}";
             }
         }
     }
