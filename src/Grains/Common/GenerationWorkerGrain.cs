@@ -17,7 +17,7 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan LongestRetry = TimeSpan.FromSeconds(2);
-    // How long a new generation waits for the one it replaced to notice its cancellation.
+    // How long a new generation waits for the one it replaced, and for the slot's last model call, to stop.
     private static readonly TimeSpan ReplacedGrace = TimeSpan.FromSeconds(5);
     // Deltas are hints: a stream that does not take them promptly never delays the reply's report by more than this.
     private static readonly TimeSpan DeltaFlushLimit = TimeSpan.FromSeconds(1);
@@ -26,6 +26,9 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
     private static readonly TimeSpan DeltaSettle = TimeSpan.FromMilliseconds(150);
 
     private Running? _current;
+    // The model call of the slot's latest generation. It can outlive its generation: a cancelled call unwinds a moment
+    // after the generation gave up on it, and a responder that ignores cancellation runs on until it answers.
+    private Task _lastCall = Task.CompletedTask;
 
     public Task StartAsync(GenerationRequest request)
     {
@@ -69,8 +72,9 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
         {
             running.Interrupted = true;
             running.Cancel.Cancel();
-            // Its report (interrupted) is made before the activation goes, within the deactivation's time.
-            await running.Done.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
+            // Its report (interrupted) is made, and its model call has ended, before the activation goes, within the
+            // deactivation's time: a next activation's generation never runs beside it.
+            await SlotQuietAsync(running).WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
         }
     }
 
@@ -78,11 +82,9 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
     {
         try
         {
-            if (previous?.Done is { } replaced)
-            {
-                // At most one generation per slot: the replaced one stops before this one calls the model.
-                await replaced.WaitAsync(ReplacedGrace, clock).ContinueWith(_ => { }, TaskScheduler.Current);
-            }
+            // At most one generation per slot: the replaced one stops, and the last model call ends, before this one
+            // calls the model (or the grace passes: a responder that ignores cancellation cannot block the slot for good).
+            await SlotQuietAsync(previous).WaitAsync(ReplacedGrace, clock).ContinueWith(_ => { }, TaskScheduler.Current);
 
             var result = await GenerateAsync(request, running);
             if (result is not null)
@@ -113,10 +115,10 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
         try
         {
             var prompt = request.Prompt.Select(ToChatMessage).ToList();
+            var call = request.Streaming ? StreamAsync(chat, prompt, deltas, linked.Token) : chat.GetResponseAsync(prompt, cancellationToken: linked.Token);
+            _lastCall = call;
             // WaitAsync: a responder that ignores its token is abandoned at the deadline all the same.
-            var response = request.Streaming
-                ? await StreamAsync(chat, prompt, deltas, linked.Token).WaitAsync(linked.Token)
-                : await chat.GetResponseAsync(prompt, cancellationToken: linked.Token).WaitAsync(linked.Token);
+            var response = await call.WaitAsync(linked.Token);
             var text = response.Text.Trim();
             if (deltas is { Published: true })
             {
@@ -153,6 +155,17 @@ public sealed class GenerationWorkerGrain(IServiceProvider services, TimeProvide
             // A responder abandoned at its deadline may still produce text: none of it is sent.
             deltas?.Close();
         }
+    }
+
+    /// <summary>Completes when <paramref name="previous"/> (if any) has ended and the slot's last model call with it.</summary>
+    private async Task SlotQuietAsync(Running? previous)
+    {
+        if (previous is not null)
+        {
+            await previous.Done;
+        }
+
+        await _lastCall;
     }
 
     /// <summary>The streamed reply assembled as one response; each chunk's text also goes to the watchers as it comes.</summary>

@@ -109,8 +109,11 @@ public sealed class UserSessionGrain(
         return new SendResult(SendOutcome.Accepted, requestId, status, position, TimeSpan.Zero);
     }
 
+    // A broken activation keeps no caller waiting: Orleans replaces it only once no call of it is running.
     public Task<RequestOutcome?> WaitAsync(string requestId, TimeSpan maxWait, CancellationToken cancellationToken = default) =>
-        SessionRules.Outcome(_durable, requestId) is { } known ? Task.FromResult<RequestOutcome?>(known) : _waiters.WaitAsync(requestId, maxWait, cancellationToken);
+        SessionRules.Outcome(_durable, requestId) is { } known ? Task.FromResult<RequestOutcome?>(known)
+        : _broken ? Task.FromResult<RequestOutcome?>(null)
+        : _waiters.WaitAsync(requestId, maxWait, cancellationToken);
 
     public async Task<CancelResult> CancelAsync()
     {
@@ -236,8 +239,11 @@ public sealed class UserSessionGrain(
         catch
         {
             // Memory may now differ from the store: refuse everything until the session is reloaded, which the next
-            // activation does (a failed page write deactivates as a failed record write does).
+            // activation does (a failed page write deactivates as a failed record write does). Wait-mode callers ask
+            // the next activation: a waiting call would keep this one, and its refusals (the reply's report too), alive
+            // for the rest of its wait.
             _broken = true;
+            _waiters.ReleaseAll();
             DeactivateOnIdle();
             throw;
         }

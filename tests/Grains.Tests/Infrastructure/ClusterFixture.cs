@@ -49,8 +49,12 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 
-    /// <summary>A test cluster of <paramref name="silos"/> silos configured as the product's, with <paramref name="settings"/>.</summary>
-    public static InProcessTestCluster Build(short silos, IReadOnlyDictionary<string, string?> settings) => new InProcessTestClusterBuilder(silos)
+    /// <summary>
+    /// A test cluster of <paramref name="silos"/> silos configured as the product's, with <paramref name="settings"/>;
+    /// <paramref name="configure"/> changes each silo after that (for example another responder).
+    /// </summary>
+    public static InProcessTestCluster Build(short silos, IReadOnlyDictionary<string, string?> settings, Action<Orleans.Hosting.ISiloBuilder>? configure = null) =>
+        new InProcessTestClusterBuilder(silos)
         .ConfigureSilo((_, silo) =>
         {
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
@@ -69,6 +73,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddProductGrainServices(configuration);
             // Replaces the Agents responder: the built-in one, plus personas that make it throw, hang or go slow.
             silo.Services.AddKeyedSingleton<Microsoft.Extensions.AI.IChatClient>("Agents", (_, _) => new Rooms.ScriptedChatClient());
+            configure?.Invoke(silo);
         })
         .Build();
 }

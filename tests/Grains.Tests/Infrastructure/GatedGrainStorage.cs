@@ -71,6 +71,9 @@ public sealed class WriteGate
 
     internal static WriteGate? Find(GrainId grainId) => Gates.GetValueOrDefault(grainId);
 
+    /// <summary>Drops the gate of <paramref name="grain"/> and what it recorded (a long run of the explorer makes thousands).</summary>
+    public static void Forget(IAddressable grain) => Gates.TryRemove(grain.GetGrainId(), out _);
+
     /// <summary>Every write that reached the store since the gate was opened, in order, with its JSON payload.</summary>
     public IReadOnlyList<Write> Writes
     {
@@ -157,7 +160,7 @@ public sealed class WriteGate
     {
         lock (_writes)
         {
-            _writes[index] = _writes[index] with { IsStored = true };
+            _writes[index] = _writes[index] with { IsStored = true, StoredAt = DateTime.UtcNow };
         }
     }
 
@@ -170,7 +173,8 @@ public sealed class WriteGate
         }
     }
 
-    public sealed record Write(string StateName, string Json, bool IsStored, bool Failed);
+    /// <summary>A write (or clear) as it reached the store; <see cref="StoredAt"/>: when the store took it (null unless stored).</summary>
+    public sealed record Write(string StateName, string Json, bool IsStored, bool Failed, DateTime? StoredAt = null);
 }
 
 /// <summary>A write the test holds in flight: <see cref="Reached"/> completes when the write arrives with its payload.</summary>

@@ -6,8 +6,11 @@ namespace Lectures.Grains.Tests.Rooms;
 
 /// <summary>
 /// The product's built-in offline responder, with behaviours chosen by a marker in the agent's persona (the system
-/// prompt): <c>[throws]</c> fails, <c>[hangs]</c> never answers and ignores cancellation, <c>[slow]</c> takes
-/// <see cref="SlowLatency"/>; anything else answers after <see cref="Latency"/>. Not a stand-in for any protocol.
+/// prompt) or in the last message: <c>[throws]</c> fails, <c>[hangs]</c> never answers and ignores cancellation,
+/// <c>[slow]</c> takes <see cref="SlowLatency"/>; anything else answers after <see cref="Latency"/>. Calls are counted
+/// per persona (the system prompt's first line); a last message that starts with an <c>@tag</c> (a session's messages
+/// carry their user's, as every session shares one persona) is counted under the persona and its tag. Not a stand-in
+/// for any protocol.
 /// </summary>
 public sealed class ScriptedChatClient : IChatClient
 {
@@ -30,7 +33,8 @@ public sealed class ScriptedChatClient : IChatClient
     {
         var list = messages.ToList();
         var system = list.FirstOrDefault(m => m.Role == ChatRole.System)?.Text ?? "";
-        var counts = Calls.GetOrAdd(system.Split('\n')[0], _ => new int[3]);
+        var last = list.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
+        var counts = Calls.GetOrAdd(CountKey(system, last), _ => new int[3]);
         var now = Interlocked.Increment(ref counts[0]);
         Interlocked.Increment(ref counts[2]);
         for (var max = Volatile.Read(ref counts[1]); now > max && Interlocked.CompareExchange(ref counts[1], now, max) != max; max = Volatile.Read(ref counts[1]))
@@ -39,7 +43,8 @@ public sealed class ScriptedChatClient : IChatClient
 
         try
         {
-            return await RespondAsync(list, system, options, cancellationToken);
+            // Markers steer it from the persona or the last message.
+            return await RespondAsync(list, $"{system}\n{last}", options, cancellationToken);
         }
         finally
         {
@@ -47,20 +52,29 @@ public sealed class ScriptedChatClient : IChatClient
         }
     }
 
-    private async Task<ChatResponse> RespondAsync(List<ChatMessage> list, string system, ChatOptions? options, CancellationToken cancellationToken)
+    /// <summary>The key <see cref="MaxConcurrentCalls"/> takes for calls of <paramref name="persona"/> whose last message starts with <c>@<paramref name="tag"/></c>.</summary>
+    public static string TaggedKey(string persona, string tag) => $"{persona} @{tag}";
+
+    private static string CountKey(string system, string last)
     {
-        if (system.Contains("[throws]", StringComparison.Ordinal))
+        var persona = system.Split('\n')[0];
+        return last.StartsWith('@') ? TaggedKey(persona, last[1..].Split(' ')[0]) : persona;
+    }
+
+    private async Task<ChatResponse> RespondAsync(List<ChatMessage> list, string markers, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        if (markers.Contains("[throws]", StringComparison.Ordinal))
         {
             await Task.Delay(100, cancellationToken);
             throw new InvalidOperationException("the model is down");
         }
 
-        if (system.Contains("[hangs]", StringComparison.Ordinal))
+        if (markers.Contains("[hangs]", StringComparison.Ordinal))
         {
             await Task.Delay(Timeout.InfiniteTimeSpan, CancellationToken.None);
         }
 
-        return await (system.Contains("[slow]", StringComparison.Ordinal) ? _slow : _normal).GetResponseAsync(list, options, cancellationToken);
+        return await (markers.Contains("[slow]", StringComparison.Ordinal) ? _slow : _normal).GetResponseAsync(list, options, cancellationToken);
     }
 
     /// <summary>The same script, the reply in its updates (streaming is the product's default).</summary>
