@@ -24,6 +24,19 @@ public abstract record Fault
 
     /// <summary>The owner's reminder <paramref name="Reminder"/> ticks now.</summary>
     public sealed record Tick(string Reminder) : Fault;
+
+    /// <summary>
+    /// One fault, drawn by the seed's choices: <paramref name="worker"/> names a worker's slot to deactivate and
+    /// <paramref name="tick"/> a reminder to tick (each asked only when that fault is drawn).
+    /// </summary>
+    public static Fault Pick(Choices c, Func<string> worker, Func<string> tick, int tickWeight) => c.Weighted<Func<Fault>>(
+        (() => new HoldWrite(c.Between(50, 1500), c.Chance(0.3)), 4),
+        (() => new FailWrites(c.Between(1, 4)), 3),
+        (() => new HoldClear(c.Between(50, 1000), c.Chance(0.3)), 1),
+        (() => new SlowReminders(c.Pick([0, 200, 2000]), c.Between(0, 3)), 1),
+        (() => new Deactivate(null), 2),
+        (() => new Deactivate(worker()), 2),
+        (() => new Tick(tick()), tickWeight))();
 }
 
 /// <summary>

@@ -103,14 +103,7 @@ public sealed record RoomPlan(int Seed, AgentPlan[] Agents, string[] Players, Li
         return post;
     }
 
-    private static Fault PickFault(Choices c) => c.Weighted<Func<Fault>>(
-        (() => new Fault.HoldWrite(c.Between(50, 1500), c.Chance(0.3)), 4),
-        (() => new Fault.FailWrites(c.Between(1, 4)), 3),
-        (() => new Fault.HoldClear(c.Between(50, 1000), c.Chance(0.3)), 1),
-        (() => new Fault.SlowReminders(c.Pick([0, 200, 2000]), c.Between(0, 3)), 1),
-        (() => new Fault.Deactivate(null), 2),
-        (() => new Fault.Deactivate(c.Pick(AgentPool)), 2),
-        (() => new Fault.Tick("lost-replies"), 1))();
+    private static Fault PickFault(Choices c) => Fault.Pick(c, () => c.Pick(AgentPool), () => "lost-replies", tickWeight: 1);
 
     public IEnumerable<string> Describe()
     {

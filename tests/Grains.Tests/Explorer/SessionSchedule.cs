@@ -81,14 +81,7 @@ public sealed record SessionPlan(int Seed, bool Queue, List<SessionRound> Rounds
         return ops;
     }
 
-    private static Fault PickFault(Choices c) => c.Weighted<Func<Fault>>(
-        (() => new Fault.HoldWrite(c.Between(50, 1500), c.Chance(0.3)), 4),
-        (() => new Fault.FailWrites(c.Between(1, 4)), 3),
-        (() => new Fault.HoldClear(c.Between(50, 1000), c.Chance(0.3)), 1),
-        (() => new Fault.SlowReminders(c.Pick([0, 200, 2000]), c.Between(0, 3)), 1),
-        (() => new Fault.Deactivate(null), 2),
-        (() => new Fault.Deactivate(Slot), 2),
-        (() => new Fault.Tick(c.Pick(["recover", "idle"])), 2))();
+    private static Fault PickFault(Choices c) => Fault.Pick(c, () => Slot, () => c.Pick(["recover", "idle"]), tickWeight: 2);
 
     public IEnumerable<string> Describe()
     {
