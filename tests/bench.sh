@@ -13,7 +13,8 @@
 # Usage: tests/bench.sh   env: ROUNDS=3 DURATION=8s CONNECTIONS=64 THREADS=2 SKIP_BUILD=1 SMOKE=1 (1 round of 2 s)
 #        OTLP=1: both products export traces, metrics and logs over OTLP/HTTP to a local sink (tests/bench/otlp-sink.py)
 #   BEFORE=<another build's Api.dll>: also runs that build, embedded and in Redis mode (targets before-embedded,
-#   before-redis), in the same alternation: a change's effect within one run. TARGETS="..." SCENARIOS="1000 1 poll": a subset.
+#   before-redis), in the same alternation: a change's effect within one run. BEFORE_ENV="NAME=value ...": added to
+#   the before targets' environment (BEFORE may be this build: a runtime switch's effect within one run). TARGETS="..." SCENARIOS="1000 1 poll": a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,9 +66,10 @@ env "${PRODUCT_ENV[@]}" Orleans__SiloPort=11191 Orleans__GatewayPort=30091 \
 env "${PRODUCT_ENV[@]}" ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT" Orleans__ServiceId="bench-$(date +%s)" Orleans__SiloPort=11192 Orleans__GatewayPort=30092 \
   dotnet src/Api/$BIN/Api.dll --urls "http://127.0.0.1:${PORT[product-redis]}" >"$LOGS/product-redis.log" 2>&1 & PIDS+=($!); PID[product-redis]=$!
 if [[ -n "${BEFORE:-}" ]]; then
-  env "${PRODUCT_ENV[@]}" Orleans__SiloPort=11196 Orleans__GatewayPort=30096 \
+  read -ra BEFORE_EXTRA <<<"${BEFORE_ENV:-}"
+  env "${PRODUCT_ENV[@]}" "${BEFORE_EXTRA[@]}" Orleans__SiloPort=11196 Orleans__GatewayPort=30096 \
     dotnet "$BEFORE" --urls "http://127.0.0.1:${PORT[before-embedded]}" >"$LOGS/before-embedded.log" 2>&1 & PIDS+=($!); PID[before-embedded]=$!
-  env "${PRODUCT_ENV[@]}" ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT" Orleans__ServiceId="bench-before-$(date +%s)" Orleans__SiloPort=11197 \
+  env "${PRODUCT_ENV[@]}" "${BEFORE_EXTRA[@]}" ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT" Orleans__ServiceId="bench-before-$(date +%s)" Orleans__SiloPort=11197 \
     Orleans__GatewayPort=30097 dotnet "$BEFORE" --urls "http://127.0.0.1:${PORT[before-redis]}" >"$LOGS/before-redis.log" 2>&1 & PIDS+=($!); PID[before-redis]=$!
 fi
 

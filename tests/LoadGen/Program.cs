@@ -12,6 +12,11 @@ if (args is ["--report", var resultsFile])
     return Report.Print(resultsFile);
 }
 
+if (args is ["--alloc-report", var tracePath, .. var topArg])
+{
+    return AllocationReport.Print(tracePath, topArg is [var n] ? int.Parse(n, CultureInfo.InvariantCulture) : 25);
+}
+
 if (args is ["--fanout", var fanoutTarget, var fanoutClients, var fanoutRate, var fanoutSeconds, .. var fanoutPid])
 {
     return await Fanout.RunAsync(new Uri(fanoutTarget), int.Parse(fanoutClients, CultureInfo.InvariantCulture),
