@@ -1,4 +1,5 @@
 using Lectures.Api.Errors;
+using System.Buffers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -56,13 +57,12 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
             return Anonymous;
         }
 
-        var presented = Presented(Request);
-        if (presented is null)
+        // The key is read, encoded and hashed in place: no copy of it is made per request.
+        if (!TryDigestPresented(Request, out var digest))
         {
             return Task.FromResult(TicketResult());
         }
 
-        var digest = Digest(presented);
         Task<AuthenticateResult>? match = null;
         foreach (var (candidate, result) in _keys)
         {
@@ -103,16 +103,46 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
     /// <summary>The index of the key that authenticated the request (for rate-limit partitions), or null.</summary>
     public static string? PartitionKey(HttpContext http) => http.User.FindFirst(KeyIdClaim)?.Value;
 
-    private static string? Presented(HttpRequest request)
+    /// <summary>The SHA-256 digest of the presented key, or false when the request presents none.</summary>
+    private static bool TryDigestPresented(HttpRequest request, out KeyDigest digest)
     {
-        var authorization = request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        ReadOnlySpan<char> presented;
+        var authorization = request.Headers.Authorization;
+        if (authorization.Count == 1 && authorization[0] is { } header && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return authorization[7..].Trim();
+            presented = header.AsSpan(7).Trim();
+        }
+        else if (authorization.Count <= 1 && request.Headers.TryGetValue(HeaderName, out var value) && value.Count == 1 && value[0] is { } key)
+        {
+            presented = key;
+        }
+        else
+        {
+            digest = default;
+            return false;
         }
 
-        return request.Headers.TryGetValue(HeaderName, out var value) && value.Count == 1 ? value.ToString() : null;
+        digest = default;
+        // A long header (up to Kestrel's limit) is encoded into a pooled buffer, cleared before it is returned.
+        var maxBytes = Encoding.UTF8.GetMaxByteCount(presented.Length);
+        byte[]? rented = maxBytes > 512 ? ArrayPool<byte>.Shared.Rent(maxBytes) : null;
+        Span<byte> utf8 = rented is null ? stackalloc byte[512] : rented;
+        var length = Encoding.UTF8.GetBytes(presented, utf8);
+        SHA256.HashData(utf8[..length], digest);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented, clearArray: true);
+        }
+
+        return true;
     }
 
     private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    /// <summary>A SHA-256 digest on the stack.</summary>
+    [System.Runtime.CompilerServices.InlineArray(SHA256.HashSizeInBytes)]
+    private struct KeyDigest
+    {
+        private byte _first;
+    }
 }
