@@ -119,6 +119,7 @@ public static class ProductSilo
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         // The dashboard's live log stream shows every log line of the silo: off unless an operator turns it on.
         silo.AddDashboard(o => o.HideTrace = !configuration.GetValue("Dashboard:LiveLog", false));
+        DashboardProfilerGate.Install(silo.Services, startupLog);
         silo.Services.AddProductGrainServices(configuration);
         silo.Services.AddBoundedShutdown();
         silo.AddProductTelemetry(configuration);
@@ -156,7 +157,8 @@ public static class ProductSilo
         // Stored text unescaped: the default encoder writes every character outside ASCII as a six-byte \uXXXX escape.
         // The store is no HTML page, so the relaxed encoder (which still escapes what JSON requires) is the right one.
         services.Configure<SystemTextJsonGrainStorageSerializerOptions>(o => o.JsonSerializerOptions.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-        services.AddSingleton(TimeProvider.System);
+        // The system clock, without Orleans' sub-millisecond busy waits (SiloClock).
+        services.AddSingleton<TimeProvider>(SiloClock.Instance);
         services.AddKeyedSingleton(RateLimitOptions.Clock, (sp, _) => sp.GetRequiredService<TimeProvider>());
         return services;
     }

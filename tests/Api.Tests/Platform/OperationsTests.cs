@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Lectures.Api.Tests.Infrastructure;
 
 namespace Lectures.Api.Tests.Platform;
@@ -46,6 +47,31 @@ public sealed class OperationsTests(ApiFixture api)
             c => c.GetProperty("totalActiveHostCount").GetInt32() == 1, TimeSpan.FromSeconds(20), "dashboard counts one silo");
         Assert.Equal(1, counters.GetProperty("hosts").GetArrayLength());
     }
+
+    [Fact]
+    public async Task The_dashboard_shows_calls_and_latency_per_grain_method_once_it_is_watched()
+    {
+        // Reading the dashboard switches its profiler on (it is off while nobody watches, see DashboardProfilerGate);
+        // calls made after that are counted per grain method and reach the dashboard within its one-second aggregation.
+        const string grain = "Lectures.Grains.Jobs.JobGrain";
+        await (await api.Http.GetAsync($"/dashboard/GrainStats/{grain}")).Expect(HttpStatusCode.OK);
+        var (count, failed, elapsedMs) = await Eventually.Poll(async () =>
+            {
+                await (await api.Http.PostJson("/api/jobs", new { kind = "dashboard", jobId = $"dash-{Guid.NewGuid():N}" })).Expect(HttpStatusCode.Created);
+                return Totals(await (await api.Http.GetAsync($"/dashboard/GrainStats/{grain}")).Expect(HttpStatusCode.OK), $"{grain}.CreateAsync");
+            },
+            t => t.Count > 0, TimeSpan.FromSeconds(30), "JobGrain.CreateAsync counted by the dashboard");
+
+        Assert.Equal(0, failed);
+        Assert.True(elapsedMs > 0, "the calls' latency is recorded");
+    }
+
+    // The dashboard's history of one grain method: an entry per period, summed.
+    private static (long Count, long Failed, double ElapsedMs) Totals(JsonElement grainStats, string method) =>
+        grainStats.TryGetProperty(method, out var periods)
+            ? periods.EnumerateObject().Aggregate((0L, 0L, 0d), (t, p) => (t.Item1 + p.Value.GetProperty("count").GetInt64(),
+                t.Item2 + p.Value.GetProperty("exceptionCount").GetInt64(), t.Item3 + p.Value.GetProperty("elapsedTime").GetDouble()))
+            : (0, 0, 0);
 
     [Fact]
     public async Task Metrics_are_Prometheus_text_with_Orleans_ASP_NET_Core_and_domain_meters()

@@ -53,6 +53,24 @@ public sealed class ProductSiloHostingTests
         Assert.Contains(host.Services.GetServices<IOutgoingGrainCallFilter>(), IsActivityPropagation);
     }
 
+    [Fact]
+    public void Grains_and_Orleans_run_on_the_silo_clock()
+    {
+        using var host = Build(Cluster());
+
+        Assert.Same(SiloClock.Instance, host.Services.GetRequiredService<TimeProvider>());
+    }
+
+    [Fact]
+    public void The_dashboards_grain_call_profiler_runs_behind_the_gate()
+    {
+        using var host = Build(Cluster());
+
+        var filters = host.Services.GetServices<IIncomingGrainCallFilter>().ToList();
+        Assert.Single(filters, f => f is DashboardProfilerGate);
+        Assert.DoesNotContain(filters, f => f.GetType().FullName == "Orleans.Dashboard.Implementation.GrainProfilerFilter");
+    }
+
     private static bool IsActivityPropagation(object filter) => filter.GetType().Name.StartsWith("ActivityPropagation", StringComparison.Ordinal);
 
     [Fact]
